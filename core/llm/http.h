@@ -1,0 +1,42 @@
+/*
+ * http.h - the LLM client's single HTTP operation: a JSON POST over
+ * libcurl.  Internal to core/llm.
+ */
+#ifndef CORE_LLM_HTTP_H
+#define CORE_LLM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llm/llm_internal.h"
+
+struct curl_slist;
+
+enum llm_http_result {
+    LLM_HTTP_OK = 0,      /* a response arrived (any status) */
+    LLM_HTTP_TIMEOUT = 1, /* the attempt's timeout expired */
+    LLM_HTTP_ERROR = 2    /* connection or protocol failure */
+};
+
+struct llm_http_reply {
+    int status; /* HTTP status, 0 without a response */
+    char *body; /* NUL-terminated response body (malloc'd) or NULL */
+    size_t body_len;
+    struct llm_hint_headers hints;
+};
+
+/*
+ * POST body to url with headers (read only, may be shared between
+ * threads), waiting at most timeout_ms.  Fills *rep (free with
+ * llm_http_reply_free(), also after a failure) and returns an
+ * llm_http_result; on failure why holds curl's reason.  Thread-safe once
+ * curl_global_init() has run.
+ */
+int llm_http_post(const char *url, const struct curl_slist *headers,
+                  const char *body, uint32_t timeout_ms,
+                  struct llm_http_reply *rep, char *why, size_t why_len);
+
+/* Free what rep owns and zero it. */
+void llm_http_reply_free(struct llm_http_reply *rep);
+
+#endif /* CORE_LLM_HTTP_H */
