@@ -4,9 +4,11 @@
  * goes.  Every refusal is one message naming the file and the reason.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "stage/stage.h"
@@ -520,6 +522,12 @@ static const cls_stage_desc *open_plugin(const char *path, void **dl,
     cls_entry_fn entry;
     void *sym;
 
+    if (access(path, R_OK) != 0) {
+        *dl = NULL;
+        cls_error_set(err, CLS_EINVAL, "%s: cannot open plugin: %s", path,
+                      strerror(errno));
+        return NULL;
+    }
     *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (*dl == NULL) {
         const char *why = dlerror();
