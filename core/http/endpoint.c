@@ -547,13 +547,18 @@ core_http_start(const char *listen, const struct core_http_app *app,
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
 
+    /* The logger goes first so that it also sees option errors. */
+    /* clang-format off */
     ep->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, ep, MHD_OPTION_LISTEN_SOCKET, fd,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep,
+        flags, 0, NULL, NULL, on_request, ep,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, ep,
         MHD_OPTION_CONNECTION_LIMIT, ep->limits.max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, ep->limits.idle_timeout_s,
         MHD_OPTION_END);
+    /* clang-format on */
     if (ep->daemon == NULL) {
         log_error(TAG, "libmicrohttpd failed to start on %s", listen);
         close(fd);
