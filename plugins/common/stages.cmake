@@ -12,7 +12,7 @@ function(classify_add_builtin_stage name)
     set(common ${CLASSIFY_STAGES_COMMON_DIR})
     cls_add_stage(${name} SOURCES ${ARG_SOURCES}
         ${common}/text.c ${common}/vocab.c ${common}/catalog.c
-        ${common}/stagekit.c)
+        ${common}/stagekit.c ${common}/view.c)
     target_include_directories(${name}_objects PRIVATE
         ${common} ${CMAKE_CURRENT_SOURCE_DIR})
     target_compile_definitions(${name}_objects PRIVATE

@@ -1,0 +1,183 @@
+/*
+ * stage.c - the boolean-review stage: is the classification consistent,
+ * and which fields are wrong?
+ *
+ * The rules run the checks of review_rules.c.  With an LLM provider the
+ * model's verdict is taken and the hard checks (vocabulary, family/type
+ * table) are added for fields the model did not name, so a value outside
+ * the vocabulary is always reported.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "classify/stage.h"
+#include "review_rules.h"
+#include "stagekit.h"
+#include "view.h"
+
+#define STAGE_NAME "boolean-review"
+
+static const cls_config_key config_schema[] = {
+    SK_CONFIG_KEYS(STAGE_NAME),
+    {NULL, CLS_CONFIG_END, 0, NULL, 0, 0, NULL},
+};
+
+static const char task[] =
+    "Review the classification in the results for consistency and name "
+    "every wrong field.";
+
+struct bool_result {
+    struct review_result rules;
+    double confidence;
+    char reasoning[512];
+};
+
+static cls_status create(const cls_host_api *api, cls_host *host,
+                         void **instance, cls_error *err)
+{
+    return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
+}
+
+static void destroy(void *instance)
+{
+    sk_destroy(instance);
+}
+
+static void run_rules(const struct view *v, struct bool_result *r)
+{
+    size_t used = 0;
+    int i;
+
+    memset(r, 0, sizeof(*r));
+    review_rules_run(v, &r->rules);
+    r->confidence = r->rules.n == 0 ? 0.9 : 0.8;
+    if (r->rules.n == 0) {
+        snprintf(r->reasoning, sizeof(r->reasoning),
+                 "all %d consistency checks passed", r->rules.checks_run);
+        return;
+    }
+    for (i = 0; i < r->rules.n && used < sizeof(r->reasoning); i++)
+        used += (size_t)snprintf(
+            r->reasoning + used, sizeof(r->reasoning) - used, "%s%s: %s",
+            i ? "; " : "", view_field_name(r->rules.findings[i].field),
+            r->rules.findings[i].reason);
+}
+
+/* Add the model's findings; CLS_FAIL when it names an unknown field. */
+static cls_status map_reply(const cls_host_api *api, const cls_json *o,
+                            const struct view *v, struct bool_result *r,
+                            cls_error *err)
+{
+    const cls_json *list = api->json_get(o, "incorrect_fields");
+    struct review_result hard;
+    const char *why = sk_str(api, o, "reasoning");
+    size_t i;
+    int k;
+
+    memset(r, 0, sizeof(*r));
+    for (i = 0; i < api->json_size(list) && r->rules.n < VF_COUNT; i++) {
+        const cls_json *e = api->json_at(list, i);
+        enum view_field f = view_field_by_name(sk_str(api, e, "field"));
+        struct review_finding *fd = &r->rules.findings[r->rules.n];
+
+        if (f == VF_COUNT)
+            return cls_error_set(err, CLS_FAIL,
+                                 STAGE_NAME ": reply names unknown field "
+                                            "\"%s\"",
+                                 sk_str(api, e, "field"));
+        fd->field = f;
+        fd->reason = sk_str(api, e, "reason");
+        fd->suggested = sk_str(api, e, "suggested");
+        r->rules.n++;
+    }
+    review_rules_run(v, &hard);
+    for (k = 0; k < hard.n; k++) {
+        int seen = 0;
+
+        for (i = 0; i < (size_t)r->rules.n; i++)
+            seen |= r->rules.findings[i].field == hard.findings[k].field;
+        if (!seen && r->rules.n < VF_COUNT)
+            r->rules.findings[r->rules.n++] = hard.findings[k];
+    }
+    r->rules.checks_run = hard.checks_run;
+    r->confidence = sk_confidence(api, o, 0.5);
+    snprintf(r->reasoning, sizeof(r->reasoning), "%s", why ? why : "");
+    return CLS_OK;
+}
+
+static cls_status emit(const cls_host_api *api, cls_out *out,
+                       const struct bool_result *r)
+{
+    int i;
+
+    api->out_bool(out, "passed", r->rules.n == 0);
+    api->out_array_begin(out, "incorrect_fields");
+    for (i = 0; i < r->rules.n; i++) {
+        const struct review_finding *f = &r->rules.findings[i];
+
+        api->out_object_begin(out, NULL);
+        api->out_string(out, "field", view_field_name(f->field));
+        api->out_string(out, "reason", f->reason ? f->reason : "");
+        api->out_string(out, "suggested", f->suggested);
+        api->out_end(out);
+    }
+    api->out_end(out);
+    api->out_int(out, "checks_run", r->rules.checks_run);
+    api->out_number(out, "confidence", r->confidence);
+    return api->out_string(out, "reasoning", r->reasoning);
+}
+
+static cls_status process(void *instance, cls_call *call, const cls_json *input,
+                          cls_out *out, cls_error *err)
+{
+    const struct sk_stage *s = instance;
+    const cls_host_api *api = s->api;
+    struct bool_result r;
+    cls_llm_reply reply;
+    struct view v;
+    int fell_back = 0;
+    cls_status st;
+
+    view_read(api, input, &v);
+    if (!s->use_llm) {
+        run_rules(&v, &r);
+        sk_out_provenance(s, out, NULL, 0);
+        return emit(api, out, &r);
+    }
+
+    st = sk_ask(s, call, input, task, &reply, err);
+    if (st == CLS_OK)
+        st = map_reply(api, reply.object, &v, &r, err);
+    if (st != CLS_OK) {
+        if (!s->fallback)
+            return st;
+        api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
+                 api->call_item_id(call), err ? err->message : "");
+        run_rules(&v, &r);
+        fell_back = 1;
+    }
+    sk_out_provenance(s, out, &reply, fell_back);
+    return emit(api, out, &r);
+}
+
+static const cls_stage_desc descriptor = {
+    .magic = CLS_STAGE_MAGIC,
+    .struct_size = sizeof(cls_stage_desc),
+    .abi_major = CLS_ABI_MAJOR,
+    .abi_minor = 0,
+    .flags = CLS_STAGE_CONCURRENT | CLS_STAGE_USES_LLM,
+    .name = STAGE_NAME,
+    .version = "1.0.0",
+    .build_id = CLS_STAGE_BUILD_ID,
+    .description = "consistency review naming the wrong fields",
+    .slot = CLS_SLOT_BOOLEAN_REVIEW,
+    .service = "boolean-review",
+    .handler = "review",
+    .config_schema = config_schema,
+    .create = create,
+    .destroy = destroy,
+    .process = process,
+    .quiesce = NULL,
+};
+
+CLS_STAGE_DEFINE(descriptor)

@@ -1,0 +1,209 @@
+/*
+ * stage.c - the final-review stage: applies the corrections of the
+ * boolean review to exactly the flagged fields and states the final
+ * classification.
+ *
+ * The rules accept every flagged field's suggested value that is in the
+ * vocabulary and keeps the type inside the family.  With an LLM provider
+ * the model decides, per flagged field, whether to apply a correction and
+ * which value; fields it was not asked about are never touched.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "classify/stage.h"
+#include "final_rules.h"
+#include "stagekit.h"
+#include "view.h"
+
+#define STAGE_NAME "final-review"
+
+static const cls_config_key config_schema[] = {
+    SK_CONFIG_KEYS(STAGE_NAME),
+    {NULL, CLS_CONFIG_END, 0, NULL, 0, 0, NULL},
+};
+
+static const char task[] =
+    "Decide which of the fields flagged by the boolean review (see "
+    "results.boolean-review.incorrect_fields) to correct, and to what.";
+
+static cls_status create(const cls_host_api *api, cls_host *host,
+                         void **instance, cls_error *err)
+{
+    return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
+}
+
+static void destroy(void *instance)
+{
+    sk_destroy(instance);
+}
+
+/* The flagged fields of the boolean review as items; returns the count. */
+static int read_flags(const cls_host_api *api, const cls_json *input,
+                      struct final_item *items)
+{
+    const cls_json *list = api->json_get(
+        sk_result(api, input, "boolean-review"), "incorrect_fields");
+    size_t i;
+    int n = 0;
+
+    for (i = 0; i < api->json_size(list) && n < VF_COUNT; i++) {
+        const cls_json *e = api->json_at(list, i);
+        enum view_field f = view_field_by_name(sk_str(api, e, "field"));
+
+        if (f == VF_COUNT)
+            continue;
+        memset(&items[n], 0, sizeof(items[n]));
+        items[n].field = f;
+        items[n].proposed = sk_str(api, e, "suggested");
+        items[n].reason = sk_str(api, e, "reason");
+        n++;
+    }
+    return n;
+}
+
+/* Replace the items' decisions with the model's; unknown fields and
+ * fields nobody flagged are ignored. */
+static cls_status map_reply(const cls_host_api *api, const cls_json *o,
+                            struct final_item *items, int n, cls_error *err)
+{
+    const cls_json *list = api->json_get(o, "decisions");
+    size_t i;
+    int k;
+
+    if (api->json_type(list) != CLS_JSON_ARRAY)
+        return cls_error_set(err, CLS_FAIL,
+                             STAGE_NAME ": reply has no decisions array");
+    for (k = 0; k < n; k++)
+        items[k].rejected = "the final review made no decision";
+    for (i = 0; i < api->json_size(list); i++) {
+        const cls_json *e = api->json_at(list, i);
+        enum view_field f = view_field_by_name(sk_str(api, e, "field"));
+
+        for (k = 0; k < n; k++) {
+            if (items[k].field != f)
+                continue;
+            items[k].reason = sk_str(api, e, "reason");
+            items[k].rejected = NULL;
+            if (!sk_bool(api, e, "apply", 0))
+                items[k].rejected = "the final review kept the value";
+            else
+                items[k].proposed = sk_str(api, e, "value");
+        }
+    }
+    return CLS_OK;
+}
+
+static void emit_changes(const cls_host_api *api, cls_out *out, const char *key,
+                         const struct final_change *c, int n)
+{
+    int i;
+
+    api->out_array_begin(out, key);
+    for (i = 0; i < n; i++) {
+        api->out_object_begin(out, NULL);
+        api->out_string(out, "field", view_field_name(c[i].field));
+        api->out_string(out, "from", c[i].from);
+        api->out_string(out, "to", c[i].to);
+        api->out_string(out, "reason", c[i].reason);
+        api->out_end(out);
+    }
+    api->out_end(out);
+}
+
+/* Facts of normalization and time inference carried into the verdict. */
+static void emit_facts(const cls_host_api *api, cls_out *out,
+                       const cls_json *input, const struct view *v)
+{
+    const cls_json *norm = sk_result(api, input, "normalization");
+    const cls_json *time = sk_result(api, input, "time-inference");
+    double d;
+
+    api->out_string(out, "unit_type", v->unit_type);
+    api->out_string(out, "normalized_scale",
+                    sk_str(api, norm, "normalized_scale"));
+    if (sk_num(api, norm, "scale_multiplier", &d))
+        api->out_number(out, "scale_multiplier", d);
+    else
+        api->out_null(out, "scale_multiplier");
+    api->out_string(out, "currency", sk_str(api, norm, "currency"));
+    api->out_bool(out, "is_currency_denominated", v->is_currency);
+    api->out_bool(out, "is_cumulative", sk_bool(api, time, "is_cumulative", 0));
+    api->out_number(out, "overall_confidence",
+                    v->confidence_n ? v->confidence_sum / v->confidence_n : 0);
+}
+
+static cls_status emit(const cls_host_api *api, cls_out *out,
+                       const cls_json *input, const struct view *v,
+                       const struct final_result *r, double confidence)
+{
+    int i;
+
+    api->out_string(out, "status", r->status);
+    emit_changes(api, out, "corrections", r->changes, r->n_changes);
+    emit_changes(api, out, "refused", r->refused, r->n_refused);
+    for (i = 0; i < VF_COUNT; i++)
+        api->out_string(out, view_field_name((enum view_field)i), r->value[i]);
+    emit_facts(api, out, input, v);
+    api->out_number(out, "confidence", confidence);
+    return api->out_string(out, "reasoning", r->reasoning);
+}
+
+static cls_status process(void *instance, cls_call *call, const cls_json *input,
+                          cls_out *out, cls_error *err)
+{
+    const struct sk_stage *s = instance;
+    const cls_host_api *api = s->api;
+    struct final_item items[VF_COUNT];
+    struct final_result r;
+    cls_llm_reply reply;
+    struct view v;
+    int n;
+    int fell_back = 0;
+    double confidence = 0.9;
+    cls_status st = CLS_OK;
+
+    view_read(api, input, &v);
+    n = read_flags(api, input, items);
+    if (s->use_llm && n > 0) {
+        st = sk_ask(s, call, input, task, &reply, err);
+        if (st == CLS_OK)
+            st = map_reply(api, reply.object, items, n, err);
+        if (st == CLS_OK)
+            confidence = sk_confidence(api, reply.object, 0.5);
+        if (st != CLS_OK) {
+            if (!s->fallback)
+                return st;
+            api->log(s->host, CLS_LOG_WARN,
+                     "item %s: LLM failed (%s), rules used",
+                     api->call_item_id(call), err ? err->message : "");
+            n = read_flags(api, input, items);
+            fell_back = 1;
+        }
+    }
+    final_rules_apply(&v, items, n, &r);
+    sk_out_provenance(s, out, s->use_llm && n > 0 ? &reply : NULL, fell_back);
+    return emit(api, out, input, &v, &r, confidence);
+}
+
+static const cls_stage_desc descriptor = {
+    .magic = CLS_STAGE_MAGIC,
+    .struct_size = sizeof(cls_stage_desc),
+    .abi_major = CLS_ABI_MAJOR,
+    .abi_minor = 0,
+    .flags = CLS_STAGE_CONCURRENT | CLS_STAGE_USES_LLM,
+    .name = STAGE_NAME,
+    .version = "1.0.0",
+    .build_id = CLS_STAGE_BUILD_ID,
+    .description = "applies the review's corrections to the flagged fields",
+    .slot = CLS_SLOT_FINAL_REVIEW,
+    .service = "final-review",
+    .handler = "review",
+    .config_schema = config_schema,
+    .create = create,
+    .destroy = destroy,
+    .process = process,
+    .quiesce = NULL,
+};
+
+CLS_STAGE_DEFINE(descriptor)
