@@ -56,6 +56,8 @@ rs_session *rs_session_new(const rs_registry *reg, const char *service,
         s->cfg = *cfg;
     else
         rs_session_config_init(&s->cfg);
+    if (s->cfg.max_message_size == 0)
+        s->cfg.max_message_size = RS_DEFAULT_MESSAGE_LIMIT;
     if (s->cfg.run_max_attempts == 0)
         s->cfg.run_max_attempts = 1;
     if (s->cfg.run_factor < 1.0)
