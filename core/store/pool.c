@@ -41,12 +41,23 @@ void store_err_clear(struct core_store_error *err)
     err->message[0] = '\0';
 }
 
+/* Server notices (e.g. "skipping" from IF EXISTS) go to the debug log. */
+static void on_notice(void *arg, const char *message)
+{
+    (void)arg;
+    log_debug(STORE_TAG, "server notice: %.*s", (int)strcspn(message, "\n"),
+              message);
+}
+
 static PGconn *connect_pg(const char *conninfo)
 {
     const char *keys[] = {"dbname", "fallback_application_name", NULL};
     const char *vals[] = {conninfo, "classifyd", NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
 
-    return PQconnectdbParams(keys, vals, 1);
+    if (pg != NULL)
+        PQsetNoticeProcessor(pg, on_notice, NULL);
+    return pg;
 }
 
 /* First line of a libpq message, without the trailing newline. */
@@ -246,7 +257,7 @@ static PGresult *check_result(PGconn *pg, PGresult *res, const char *what,
                               struct core_store_error *err)
 {
     ExecStatusType st = PQresultStatus(res);
-    const char *state;
+    const char *state, *primary, *detail;
     char why[384];
     int rc;
 
@@ -254,12 +265,14 @@ static PGresult *check_result(PGconn *pg, PGresult *res, const char *what,
         return res;
 
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    first_line(res ? PQresultErrorMessage(res) : PQerrorMessage(pg), why,
-               sizeof(why));
-    if (why[0] == '\0')
-        first_line(PQerrorMessage(pg), why, sizeof(why));
+    primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
+    first_line(primary ? primary : PQerrorMessage(pg), why, sizeof(why));
     rc = rc_for_state(pg, state);
-    store_fail(err, rc, "store: %s: %s", what, why);
+    if (detail != NULL)
+        store_fail(err, rc, "store: %s: %s (%s)", what, why, detail);
+    else
+        store_fail(err, rc, "store: %s: %s", what, why);
     if (err != NULL)
         snprintf(err->sqlstate, sizeof(err->sqlstate), "%s",
                  state ? state : "");

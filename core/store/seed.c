@@ -220,7 +220,8 @@ static int jsonl_line(struct seeder *sd, unsigned long line, char *text,
     }
     if (strlen(text) != len)
         return add_reject(sd->report, line, "", "NUL byte in line");
-    obj = cJSON_ParseWithLengthOpts(text, len, &end, 1);
+    /* len + 1: cJSON wants to see the NUL when asked to require it. */
+    obj = cJSON_ParseWithLengthOpts(text, len + 1, &end, 1);
     if (obj == NULL) {
         snprintf(reason, sizeof(reason), "malformed JSON at byte %zu",
                  end ? (size_t)(end - text) + 1 : 1);

@@ -1,0 +1,374 @@
+/*
+ * test_store_write.c - stage results, classification rows, the processing
+ * log, idempotent upserts, taxonomy constraints, status queries and the
+ * connection pool, against a real PostgreSQL.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pg_helper.h"
+#include "store/store_internal.h"
+
+struct fixture {
+    char *info;
+    struct core_store *s;
+    PGconn *pg;
+};
+
+static const struct core_store_provenance prov = {
+    .plugin = "family-llm",
+    .plugin_version = "1.2.0",
+    .build_id = "abc123",
+    .generation = 3,
+    .provider = "openai",
+    .model = "gpt-test",
+    .input_tokens = 1200,
+    .output_tokens = 80,
+    .cached_tokens = 1024,
+    .latency_ms = 950,
+};
+
+static void add_indicator(struct core_store *s, const char *id)
+{
+    char json[256];
+    struct core_store_error err;
+    char outcome;
+
+    snprintf(json, sizeof(json),
+             "{\"id\": \"%s\", \"name\": \"Name of %s\", \"units\": \"%%\","
+             " \"sample_values\": [{\"date\": \"2024\", \"value\": 1.5}]}",
+             id, id);
+    if (core_store_upsert_indicator(s, json, strlen(json), &outcome, &err))
+        fail_msg("upsert %s: %s", id, err.message);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    f->info = th_fresh_db();
+    f->s = th_open(f->info, 3);
+    f->pg = th_connect(f->info);
+    add_indicator(f->s, "wdi:A");
+    add_indicator(f->s, "wdi:B");
+    add_indicator(f->s, "wdi:C");
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    core_store_close(f->s);
+    PQfinish(f->pg);
+    free(f->info);
+    free(f);
+    return 0;
+}
+
+static int write(struct fixture *f, enum core_store_stage st, const char *id,
+                 const char *run, const char *json,
+                 struct core_store_error *err)
+{
+    return core_store_write_stage(f->s, st, id, run, json, &prov, err);
+}
+
+static void test_rejects_unknown_family(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_error err;
+
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:A", "r1",
+                           "{\"family\": \"astrology\", \"confidence\": 0.5}",
+                           &err),
+                     CORE_STORE_EREJECT);
+    assert_string_equal(err.sqlstate, "23514");
+    assert_non_null(strstr(err.message, "tax_family_results_family"));
+
+    assert_int_equal(write(f, CORE_STORE_TYPE, "wdi:A", "r1",
+                           "{\"indicator_type\": \"stock\", "
+                           "\"temporal_aggregation\": \"sometimes\"}",
+                           &err),
+                     CORE_STORE_EREJECT);
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:A", "r1",
+                           "{\"family\": \"temporal\", \"confidence\": "
+                           "\"high\"}",
+                           &err),
+                     CORE_STORE_EREJECT);
+    assert_non_null(strstr(err.message, "confidence"));
+    assert_int_equal(
+        write(f, CORE_STORE_FAMILY, "wdi:A", "r1", "[\"not an object\"]", &err),
+        CORE_STORE_EINVAL);
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM family_results"),
+                     0);
+}
+
+static void test_rejects_pair_not_allowed(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome o = {"wdi:A", "r1", "completed", NULL, NULL};
+    struct core_store_error err;
+
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:A", "r1",
+                           "{\"family\": \"price-value\"}", &err),
+                     CORE_STORE_OK);
+    assert_int_equal(write(f, CORE_STORE_TYPE, "wdi:A", "r1",
+                           "{\"indicator_type\": \"stock\"}", &err),
+                     CORE_STORE_OK);
+    assert_int_equal(core_store_write_classification(f->s, &o, &err),
+                     CORE_STORE_EREJECT);
+    assert_string_equal(err.sqlstate, "23503");
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM classifications"),
+                     0);
+}
+
+static void test_upserts_do_not_duplicate(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_log_entry e = {"wdi:A",   "r1", "family",     1,
+                                     "started", NULL, 1764860000123};
+    struct core_store_error err;
+    char outcome = 0, *conf;
+    const char *json = "{\"id\": \"wdi:A\", \"name\": \"Renamed\"}";
+    int inserted = -1;
+
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:A", "r1",
+                           "{\"family\": \"temporal\", \"confidence\": 0.4}",
+                           &err),
+                     CORE_STORE_OK);
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:A", "r1",
+                           "{\"family\": \"temporal\", \"confidence\": 0.9}",
+                           &err),
+                     CORE_STORE_OK);
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM family_results"),
+                     1);
+    conf = th_text(f->pg, "SELECT confidence FROM family_results");
+    assert_string_equal(conf, "0.9");
+    free(conf);
+
+    assert_int_equal(core_store_log_append(f->s, &e, &inserted, &err), 0);
+    assert_int_equal(inserted, 1);
+    e.at_ms = 0;
+    assert_int_equal(core_store_log_append(f->s, &e, &inserted, &err), 0);
+    assert_int_equal(inserted, 0);
+    e.attempt = 2;
+    assert_int_equal(core_store_log_append(f->s, &e, &inserted, &err), 0);
+    assert_int_equal(inserted, 1);
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM processing_log"),
+                     2);
+
+    assert_int_equal(
+        core_store_upsert_indicator(f->s, json, strlen(json), &outcome, &err),
+        0);
+    assert_int_equal(outcome, 'u');
+    assert_int_equal(
+        core_store_upsert_indicator(f->s, json, strlen(json), &outcome, &err),
+        0);
+    assert_int_equal(outcome, '=');
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM source_indicators"),
+                     3);
+}
+
+static void write_all_stages(struct fixture *f, const char *id, const char *run,
+                             const char *final_review)
+{
+    const char *results[CORE_STORE_STAGE_COUNT] = {
+        "{\"original_units\": \"%\", \"parsed_scale\": \"ones\", "
+        "\"normalized_scale\": \"percent\", \"parsed_unit_type\": "
+        "\"percentage\", \"parsed_currency\": null, \"parsing_confidence\": 1}",
+        "{\"time\": {\"reporting_frequency\": \"annual\", \"time_basis\": "
+        "\"per-period\", \"confidence\": 0.8, \"reasoning\": \"yearly\", "
+        "\"source_used\": \"periodicity\"}, \"cumulative\": {}}",
+        "{\"is_cumulative\": false, \"pattern_type\": \"periodic\", "
+        "\"confidence\": 0.85, \"evidence\": {\"total_periods_analyzed\": 8}}",
+        "{\"family\": \"change-movement\", \"confidence\": 0.7, "
+        "\"reasoning\": \"a rate\"}",
+        "{\"indicator_type\": \"rate\", \"temporal_aggregation\": "
+        "\"period-rate\", \"heat_map_orientation\": \"higher-is-positive\", "
+        "\"confidence\": 0.9}",
+        "{\"passed\": false, \"fields_wrong\": [\"family\"], \"reason\": "
+        "\"ratio\", \"confidence\": 0.6}",
+        final_review,
+    };
+    struct core_store_error err;
+    int st;
+
+    for (st = 0; st < CORE_STORE_STAGE_COUNT; st++) {
+        if (results[st] == NULL)
+            continue;
+        if (write(f, (enum core_store_stage)st, id, run, results[st], &err))
+            fail_msg("stage %s: %s",
+                     core_store_stage_name((enum core_store_stage)st),
+                     err.message);
+    }
+}
+
+static void test_classification_row(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome o = {"wdi:B", "run-7", "completed", NULL, NULL};
+    struct core_store_status st;
+    struct core_store_run_counts counts;
+    struct core_store_error err;
+    char *v;
+
+    write_all_stages(f, "wdi:B", "run-7",
+                     "{\"status\": \"corrected\", \"corrections\": "
+                     "{\"family\": \"numeric-measurement\", "
+                     "\"indicator_type\": \"ratio\"}, \"confidence\": 0.8}");
+    assert_int_equal(core_store_write_classification(f->s, &o, &err), 0);
+    assert_int_equal(core_store_write_classification(f->s, &o, &err), 0);
+
+    assert_int_equal(core_store_indicator_status(f->s, "wdi:B", &st, &err), 0);
+    assert_string_equal(st.status, "completed");
+    assert_string_equal(st.run_id, "run-7");
+    assert_string_equal(st.family, "numeric-measurement");
+    assert_string_equal(st.indicator_type, "ratio");
+    assert_string_equal(st.temporal_aggregation, "period-rate");
+    assert_int_equal(strlen(st.updated_at), 24);
+
+    v = th_text(f->pg, "SELECT concat_ws('|', name, review_status, "
+                       "time_basis, parsed_unit_type, provider, model, "
+                       "round(overall_confidence::numeric, 3), "
+                       "boolean_review_fields_wrong) FROM classifications");
+    assert_string_equal(v, "Name of wdi:B|corrected|per-period|percentage|"
+                           "openai|gpt-test|0.807|[\"family\"]");
+    free(v);
+    v = th_text(f->pg, "SELECT concat_ws('|', plugin, plugin_version, "
+                       "build_id, generation, input_tokens, cached_tokens, "
+                       "latency_ms) FROM family_results");
+    assert_string_equal(v, "family-llm|1.2.0|abc123|3|1200|1024|950");
+    free(v);
+
+    assert_int_equal(core_store_run_counts(f->s, "run-7", &counts, &err), 0);
+    assert_int_equal(counts.completed, 1);
+    assert_int_equal(counts.failed, 0);
+    assert_int_equal(counts.stage_rows[CORE_STORE_FAMILY], 1);
+    assert_int_equal(counts.stage_rows[CORE_STORE_FINAL_REVIEW], 1);
+
+    assert_int_equal(core_store_indicator_status(f->s, "wdi:C", &st, &err), 0);
+    assert_string_equal(st.status, "unclassified");
+    assert_int_equal(core_store_indicator_status(f->s, "nope", &st, &err),
+                     CORE_STORE_ENOTFOUND);
+}
+
+static void test_latest_run_wins_and_failure(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome ok = {"wdi:A", "run-1", "completed", NULL, NULL};
+    struct core_store_outcome bad = {"wdi:A", "run-2", "failed", "type",
+                                     "provider timed out"};
+    struct core_store_outcome ghost = {"wdi:Z", "run-1", "completed", NULL,
+                                       NULL};
+    struct core_store_status st;
+    struct core_store_error err;
+
+    write_all_stages(f, "wdi:A", "run-1", NULL);
+    assert_int_equal(core_store_write_classification(f->s, &ok, &err), 0);
+    assert_int_equal(core_store_write_classification(f->s, &bad, &err), 0);
+    assert_int_equal(core_store_indicator_status(f->s, "wdi:A", &st, &err), 0);
+    assert_string_equal(st.status, "failed");
+    assert_string_equal(st.failed_at_stage, "type");
+    assert_string_equal(st.error, "provider timed out");
+    assert_string_equal(st.family, ""); /* run-2 wrote no stage result */
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM classifications"),
+                     1);
+
+    assert_int_equal(core_store_write_classification(f->s, &ghost, &err),
+                     CORE_STORE_ENOTFOUND);
+}
+
+static void test_select_ids(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome o = {"wdi:B", "r", "completed", NULL, NULL};
+    struct core_store_ids ids;
+    struct core_store_error err;
+
+    assert_int_equal(core_store_select_ids(f->s, 0, 0, &ids, &err), 0);
+    assert_int_equal(ids.count, 3);
+    core_store_ids_free(&ids);
+
+    assert_int_equal(core_store_write_classification(f->s, &o, &err), 0);
+    assert_int_equal(core_store_select_ids(f->s, 0, 0, &ids, &err), 0);
+    assert_int_equal(ids.count, 2);
+    assert_string_equal(ids.ids[0], "wdi:A");
+    assert_string_equal(ids.ids[1], "wdi:C");
+    core_store_ids_free(&ids);
+
+    assert_int_equal(core_store_select_ids(f->s, 1, 0, &ids, &err), 0);
+    assert_int_equal(ids.count, 3);
+    core_store_ids_free(&ids);
+    assert_int_equal(core_store_select_ids(f->s, 1, 2, &ids, &err), 0);
+    assert_int_equal(ids.count, 2);
+    core_store_ids_free(&ids);
+}
+
+static void test_reconnects_once(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_error err;
+    struct core_store_ids ids;
+
+    assert_int_equal(core_store_select_ids(f->s, 1, 0, &ids, &err), 0);
+    core_store_ids_free(&ids);
+    /* Kill every pooled backend of this database. */
+    assert_true(th_scalar(f->pg, "SELECT count(pg_terminate_backend(pid)) "
+                                 "FROM pg_stat_activity WHERE datname = "
+                                 "current_database() AND pid <> "
+                                 "pg_backend_pid()") >= 1);
+    assert_int_equal(core_store_select_ids(f->s, 1, 0, &ids, &err), 0);
+    assert_int_equal(ids.count, 3);
+    core_store_ids_free(&ids);
+}
+
+static void test_pool_timeout(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_options opts = {f->info, 1, 150};
+    struct core_store_error err;
+    struct store_slot *held;
+    struct core_store *s = NULL;
+    struct core_store_ids ids;
+
+    (void)state;
+    assert_int_equal(core_store_open(&opts, &s, &err), 0);
+    held = store_acquire(s, &err);
+    assert_non_null(held);
+    assert_int_equal(core_store_select_ids(s, 1, 0, &ids, &err),
+                     CORE_STORE_ECONN);
+    assert_non_null(strstr(err.message, "busy"));
+    store_release(s, held);
+    assert_int_equal(core_store_select_ids(s, 1, 0, &ids, &err), 0);
+    core_store_ids_free(&ids);
+    core_store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_rejects_unknown_family, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_rejects_pair_not_allowed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_upserts_do_not_duplicate, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_classification_row, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_latest_run_wins_and_failure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_select_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reconnects_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_timeout, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
