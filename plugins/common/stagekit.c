@@ -178,9 +178,13 @@ static cls_status load_expanded(struct sk_stage *s, const char *dir,
 
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     raw = s->api->read_file(s->host, path, &len, err);
-    if (raw == NULL)
+    if (raw == NULL) {
+        char why[CLS_ERROR_MAX];
+
+        snprintf(why, sizeof(why), "%s", err ? err->message : "");
         return cls_error_set(err, CLS_EINVAL, "%s: cannot read %s: %s", s->name,
-                             path, err ? err->message : "");
+                             path, why);
+    }
     if (sk_expand(raw, &b, err) != 0) {
         st = CLS_EINVAL;
         goto out;
