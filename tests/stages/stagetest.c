@@ -3,6 +3,7 @@
  */
 #include "stagetest.h"
 
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,4 +89,20 @@ int st_bool(const cJSON *o, const char *key)
     if (!cJSON_IsBool(v))
         fail_msg("\"%s\" is not a boolean", key);
     return cJSON_IsTrue(v);
+}
+
+const cls_stage_desc *st_load(const char *name)
+{
+    char path[1024];
+    cls_entry_fn entry;
+    void *handle;
+
+    snprintf(path, sizeof(path), "%s/%s.so", CLASSIFY_PLUGIN_DIR, name);
+    handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL)
+        fail_msg("dlopen %s: %s", path, dlerror());
+    *(void **)&entry = dlsym(handle, CLS_ENTRY_SYMBOL);
+    if (entry == NULL)
+        fail_msg("%s: no %s", path, CLS_ENTRY_SYMBOL);
+    return entry();
 }

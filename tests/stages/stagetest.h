@@ -41,4 +41,11 @@ double st_num(const cJSON *o, const char *key);
 /* Boolean member key of o (fails the test when not a boolean). */
 int st_bool(const cJSON *o, const char *key);
 
+/*
+ * The descriptor of the built plugin name (CLASSIFY_PLUGIN_DIR/name.so),
+ * loaded with dlopen as the host does; fails the test when it cannot be
+ * loaded.  The library stays loaded until the process exits.
+ */
+const cls_stage_desc *st_load(const char *name);
+
 #endif /* STAGETEST_H */
