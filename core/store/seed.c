@@ -241,6 +241,11 @@ static int read_jsonl(struct seeder *sd, FILE *f, size_t chunk_rows)
     int rc = CORE_STORE_OK;
 
     while (rc == CORE_STORE_OK && (n = getline(&text, &cap, f)) >= 0) {
+        if (line == 0 && n >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+            /* A UTF-8 byte order mark is not part of the first record. */
+            memmove(text, text + 3, (size_t)n - 2);
+            n -= 3;
+        }
         rc = jsonl_line(sd, ++line, text, (size_t)n);
         if (rc == CORE_STORE_OK && sd->count >= chunk_rows)
             rc = flush(sd);

@@ -259,6 +259,32 @@ static void test_seed_missing_file(void **state)
     free(info);
 }
 
+static void test_seed_bom_and_crlf(void **state)
+{
+    static const char text[] = "\xef\xbb\xbf{\"id\": \"b:1\", \"name\": "
+                               "\"One\"}\r\n{\"id\": \"b:2\", \"name\": "
+                               "\"Two\"}\r\n   \r\n";
+    char *info = th_fresh_db();
+    char *path = th_temp_file(text, sizeof(text) - 1);
+    struct core_store *s = th_open(info, 1);
+    struct core_store_seed_report rep;
+    struct core_store_error err;
+
+    (void)state;
+    assert_int_equal(
+        core_store_seed_file(s, path, CORE_STORE_JSONL, NULL, &rep, &err),
+        CORE_STORE_OK);
+    assert_int_equal(rep.lines, 2);
+    assert_int_equal(rep.inserted, 2);
+    assert_int_equal(rep.rejected, 0);
+    core_store_seed_report_free(&rep);
+
+    unlink(path);
+    free(path);
+    core_store_close(s);
+    free(info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_seed_all_or_nothing),
         cmocka_unit_test(test_seed_csv),
         cmocka_unit_test(test_seed_missing_file),
+        cmocka_unit_test(test_seed_bom_and_crlf),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * log, idempotent upserts, taxonomy constraints, status queries and the
  * connection pool, against a real PostgreSQL.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -352,6 +353,67 @@ static void test_pool_timeout(void **state)
     core_store_close(s);
 }
 
+struct hammer {
+    struct core_store *s;
+    int id;
+    int failures;
+};
+
+static void *hammer(void *arg)
+{
+    struct hammer *h = arg;
+    struct core_store_log_entry e = {"wdi:C", "run-h", "family", 0,
+                                     "tick",  NULL,    0};
+    struct core_store_error err;
+    char event[32];
+    int i;
+
+    for (i = 0; i < 40; i++) {
+        snprintf(event, sizeof(event), "tick-%d-%d", h->id, i);
+        e.event = event;
+        if (core_store_log_append(h->s, &e, NULL, &err) != CORE_STORE_OK)
+            h->failures++;
+    }
+    return NULL;
+}
+
+static void test_pool_shared_by_threads(void **state)
+{
+    enum { N = 8 };
+    struct fixture *f = *state;
+    struct hammer h[N];
+    pthread_t t[N];
+    int i;
+
+    for (i = 0; i < N; i++) {
+        h[i] = (struct hammer){f->s, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, &h[i]), 0);
+    }
+    for (i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(h[i].failures, 0);
+    }
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM processing_log "
+                                      "WHERE run_id = 'run-h'"),
+                     N * 40);
+    /* Never more backends than the pool of 3 plus this test's own. */
+    assert_true(th_scalar(f->pg, "SELECT count(*) FROM pg_stat_activity "
+                                 "WHERE datname = current_database()") <= 4);
+}
+
+static void test_stage_names(void **state)
+{
+    int st;
+
+    (void)state;
+    for (st = 0; st < CORE_STORE_STAGE_COUNT; st++)
+        assert_int_equal(core_store_stage_parse(
+                             core_store_stage_name((enum core_store_stage)st)),
+                         st);
+    assert_null(core_store_stage_name(CORE_STORE_STAGE_COUNT));
+    assert_int_equal(core_store_stage_parse("family-assignment"), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +430,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_select_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_shared_by_threads, setup,
+                                        teardown),
+        cmocka_unit_test(test_stage_names),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

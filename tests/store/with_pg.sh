@@ -7,7 +7,7 @@
 # or 1 when the server cannot be started (never a silent skip).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib/pg.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/pg.sh
 . "$here/../lib/pg.sh"
 
 trap pg_stop EXIT
