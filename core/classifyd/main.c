@@ -288,7 +288,11 @@ int main(int argc, char **argv)
         config_free(cfg);
         return EXIT_FAILURE;
     }
-    core_log_setup((enum core_log_level)cfg->log_level, STDERR_FILENO);
+    /* A check prints its findings itself; keep routine lines out. */
+    core_log_setup(cl.check_only && cfg->log_level > CORE_LOG_WARN
+                       ? CORE_LOG_WARN
+                       : (enum core_log_level)cfg->log_level,
+                   STDERR_FILENO);
 
     rc = cl.check_only ? check_config(cfg) : run(cfg);
     config_free(cfg);
