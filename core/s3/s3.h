@@ -179,6 +179,14 @@ int s3_writer_open_url(const char *url, const char *name,
                        struct s3_error *err);
 
 /*
+ * Set the Content-Type the object will be stored with (default
+ * application/octet-stream), e.g. "application/x-ndjson".  Only before the
+ * first s3_writer_write(); copied.  Fails with "InvalidArgument" later.
+ */
+int s3_writer_set_content_type(struct s3_writer *w, const char *type,
+                               struct s3_error *err);
+
+/*
  * Append len bytes.  May block while a full part is uploaded.  On failure
  * the multipart upload (if any) is aborted at once, the error is stored in
  * err, and every later write or commit fails the same way; the caller must

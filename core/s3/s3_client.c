@@ -292,26 +292,38 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* Copy the value of header line ptr (n bytes) into dst when its name is
+ * name (case-insensitive); surrounding blanks and CRLF are dropped. */
+static void header_value(const char *ptr, size_t n, const char *name, char *dst,
+                         size_t dstlen)
+{
+    size_t nlen = strlen(name);
+    const char *v;
+    size_t vlen;
+
+    if (n <= nlen || strncasecmp(ptr, name, nlen) != 0 || ptr[nlen] != ':')
+        return;
+    v = ptr + nlen + 1;
+    while (v < ptr + n && (*v == ' ' || *v == '\t'))
+        v++;
+    vlen = (size_t)(ptr + n - v);
+    while (vlen > 0 &&
+           (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+        vlen--;
+    if (vlen < dstlen) {
+        memcpy(dst, v, vlen);
+        dst[vlen] = '\0';
+    }
+}
+
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
 {
     struct transfer *t = ud;
     size_t n = size * nmemb;
-    size_t vlen;
-    const char *v;
 
-    if (n > 5 && strncasecmp(ptr, "ETag:", 5) == 0) {
-        v = ptr + 5;
-        while (v < ptr + n && (*v == ' ' || *v == '\t'))
-            v++;
-        vlen = (size_t)(ptr + n - v);
-        while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' ||
-                            v[vlen - 1] == ' '))
-            vlen--;
-        if (vlen < sizeof(t->req->etag)) {
-            memcpy(t->req->etag, v, vlen);
-            t->req->etag[vlen] = '\0';
-        }
-    }
+    header_value(ptr, n, "ETag", t->req->etag, sizeof(t->req->etag));
+    header_value(ptr, n, "Content-Type", t->req->resp_type,
+                 sizeof(t->req->resp_type));
     return n;
 }
 
@@ -398,6 +410,7 @@ int s3_perform(struct s3_client *c, struct s3_request *req, const char *what,
 
     req->status = 0;
     req->etag[0] = '\0';
+    req->resp_type[0] = '\0';
     if (build_url(c, req, &url) < 0 || !(headers = build_headers(c, req))) {
         s3_fail(err, 0, "OutOfMemory", "%s: out of memory", what);
         goto out;

@@ -46,7 +46,8 @@ struct s3_request {
 
     /* outputs */
     long status;
-    char etag[128]; /* ETag response header, quotes kept */
+    char etag[128];      /* ETag response header, quotes kept */
+    char resp_type[128]; /* Content-Type response header */
 };
 
 /* Perform req with the client's credentials.  Fills err and returns -1 on

@@ -16,6 +16,7 @@ struct s3_writer {
     struct s3_client *client;
     int owns_client;
     char *key;
+    char *content_type; /* NULL: application/octet-stream */
     unsigned char *buf; /* one part */
     size_t len;
     char *upload_id; /* NULL until the multipart upload starts */
@@ -114,11 +115,35 @@ out:
     return rc;
 }
 
+int s3_writer_set_content_type(struct s3_writer *w, const char *type,
+                               struct s3_error *err)
+{
+    char *copy;
+
+    if (w->total > 0 || w->failed)
+        return s3_fail(err, 0, "InvalidArgument",
+                       "writer s3://%s/%s: content type set after data",
+                       w->client->bucket, w->key);
+    if (!type || !*type || strpbrk(type, "\r\n"))
+        return s3_fail(err, 0, "InvalidArgument",
+                       "writer s3://%s/%s: unusable content type",
+                       w->client->bucket, w->key);
+    copy = strdup(type);
+    if (!copy)
+        return s3_fail(err, 0, "OutOfMemory", "content type: out of memory");
+    free(w->content_type);
+    w->content_type = copy;
+    return 0;
+}
+
 static int start_upload(struct s3_writer *w)
 {
     struct s3_buf resp = {.max = 64 * 1024};
-    struct s3_request req = {
-        .method = "POST", .key = w->key, .query = "uploads=", .resp = &resp};
+    struct s3_request req = {.method = "POST",
+                             .key = w->key,
+                             .query = "uploads=",
+                             .resp = &resp,
+                             .content_type = w->content_type};
     size_t pos = 0;
     int rc = -1;
 
@@ -293,8 +318,11 @@ out:
 
 static int commit_data(struct s3_writer *w)
 {
-    struct s3_request req = {
-        .method = "PUT", .key = w->key, .body = w->buf, .body_len = w->len};
+    struct s3_request req = {.method = "PUT",
+                             .key = w->key,
+                             .body = w->buf,
+                             .body_len = w->len,
+                             .content_type = w->content_type};
 
     if (!w->upload_id)
         return s3_perform(w->client, &req, "put object", &w->err);
@@ -334,6 +362,7 @@ void s3_writer_abort(struct s3_writer *w)
     for (i = 0; w->etags && i < w->nparts; i++)
         free(w->etags[i]);
     free(w->etags);
+    free(w->content_type);
     free(w->buf);
     free(w->key);
     if (w->owns_client)

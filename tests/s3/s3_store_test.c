@@ -7,7 +7,7 @@
  * AWS_ACCESS_KEY_ID and
  * AWS_SECRET_ACCESS_KEY (the pair the store accepts).
  */
-#include "s3/s3.h"
+#include "s3/s3_internal.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -77,6 +77,20 @@ static void assert_object_equals(struct s3_client *c, const char *key,
     assert_int_equal(got_len, len);
     assert_memory_equal(got, want, len);
     free(got);
+}
+
+/* The Content-Type the store returns for key. */
+static void assert_content_type(struct s3_client *c, const char *key,
+                                const char *want)
+{
+    struct s3_buf body = {0};
+    struct s3_request req = {.method = "GET", .key = key, .resp = &body};
+    struct s3_error err = {0};
+
+    if (s3_perform(c, &req, "get object", &err) < 0)
+        fail_msg("get %s: %s", key, err.message);
+    assert_string_equal(req.resp_type, want);
+    s3_buf_free(&body);
 }
 
 static size_t count_prefix(struct s3_client *c, const char *prefix)
@@ -164,11 +178,15 @@ static void test_writer_small_single_put(void **state)
 
     (void)state;
     assert_int_equal(s3_writer_open(c, "writer/small.bin", &w, &err), 0);
+    assert_int_equal(s3_writer_set_content_type(w, "text/csv", &err), 0);
     assert_int_equal(stream(w, data, SMALL_PART - 1, &err), 0);
+    assert_int_equal(s3_writer_set_content_type(w, "text/plain", &err), -1);
+    assert_string_equal(err.code, "InvalidArgument");
     if (s3_writer_commit(w, &size, &err) < 0)
         fail_msg("commit: %s", err.message);
     assert_int_equal(size, SMALL_PART - 1);
     assert_object_equals(c, "writer/small.bin", data, SMALL_PART - 1);
+    assert_content_type(c, "writer/small.bin", "text/csv");
     free(data);
     s3_client_free(c);
 }
@@ -191,6 +209,7 @@ static void test_writer_multipart(void **state)
     assert_int_equal(size, len);
     assert_object_equals(c, "writer/multi.bin", data, len);
     assert_int_equal(count_prefix(c, "writer/multi.bin"), 1);
+    assert_content_type(c, "writer/multi.bin", "application/octet-stream");
     free(data);
     s3_client_free(c);
 }
@@ -358,10 +377,14 @@ static void test_open_url(void **state)
     snprintf(url, sizeof(url), "s3://%s/exports/2026-12/", bucket);
     if (s3_writer_open_url(url, "run-1.jsonl", &base, &w, &err) < 0)
         fail_msg("open url: %s", err.message);
+    assert_int_equal(
+        s3_writer_set_content_type(w, "application/x-ndjson", &err), 0);
     assert_int_equal(s3_writer_write(w, data, SMALL_PART + 5, &err), 0);
     assert_int_equal(s3_writer_commit(w, NULL, &err), 0);
     assert_object_equals(c, "exports/2026-12/run-1.jsonl", data,
                          SMALL_PART + 5);
+    assert_content_type(c, "exports/2026-12/run-1.jsonl",
+                        "application/x-ndjson");
 
     assert_int_equal(s3_writer_open_url("s3://", "x", &base, &w, &err), -1);
     assert_string_equal(err.code, "InvalidURL");
