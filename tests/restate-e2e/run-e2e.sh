@@ -5,6 +5,10 @@
 #
 # Usage: run-e2e.sh E2E_ENDPOINT_BINARY SCENARIO
 # Scenarios: register stage workflow send flaky terminal kill
+# E2E_ENDPOINT_BINARY is our e2e_endpoint, or ts-reference/run.sh for the
+# same services written with the official TypeScript SDK (a check that
+# the assertions hold for the reference implementation; set
+# E2E_EXPECT_PROTOCOLS=5-7 for it, the SDK advertises up to v7).
 #
 # Each run starts a fresh restate-server (temp data dir) and the endpoint,
 # registers the endpoint as an HTTP/1.1 request-response deployment, drives
@@ -21,6 +25,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # Downloads happen before entering the namespace (it has no route out).
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
+    case ${1:-} in
+    */ts-reference/run.sh) "$1" --install || exit 1 ;;
+    esac
 fi
 ns_enter "$0" "$@"
 
@@ -145,7 +152,8 @@ scenario_register()
         jq -r '.services[] | select(.name=="wf") | .handlers[] |
                select(.name=="run") | .ty')" "Workflow"
     expect_eq "protocol range" "$(echo "$REGISTRATION" |
-        jq -r '"\(.min_protocol_version)-\(.max_protocol_version)"')" "5-6"
+        jq -r '"\(.min_protocol_version)-\(.max_protocol_version)"')" \
+        "${E2E_EXPECT_PROTOCOLS:-5-6}"
 
     deployments=$(curl -sf "$RESTATE_ADMIN/deployments") ||
         fail "GET /deployments failed"

@@ -10,6 +10,8 @@ CACHE=$(cd "$HERE/../../.." && pwd)/.cache/ts-reference
 SDK_VERSION=1.17.2
 
 if [ "${1:-}" = --install ]; then
+    [ -f "$CACHE/node_modules/@restatedev/restate-sdk/package.json" ] &&
+        exit 0
     mkdir -p "$CACHE"
     cd "$CACHE"
     [ -f package.json ] || npm init -y >/dev/null
