@@ -46,7 +46,7 @@ struct request {
     enum route route;
     void *session;     /* open /invoke session, or NULL */
     size_t body_bytes; /* /invoke body bytes seen so far */
-    int answered;      /* a response was queued early (error) */
+    int answered;      /* a response is queued: drop further body */
     int too_large;     /* body passed the limit: answer 413 */
     char content_type[64];
 };
@@ -78,7 +78,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
                  info->connect_fd, strerror(errno));
 }
 
-/* Queue a response from a buffer we own (freed by MHD); 0 or -1. */
+/*
+ * Queue a response with a malloc'd body; the body is always freed (by MHD,
+ * or here when the response cannot be created).
+ * Returns MHD_NO when the response cannot be created or queued.
+ */
 static enum MHD_Result respond(struct MHD_Connection *conn, unsigned status,
                                const char *content_type, void *body, size_t len)
 {
