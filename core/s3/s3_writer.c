@@ -17,7 +17,8 @@ struct s3_writer {
     int owns_client;
     char *key;
     char *content_type; /* NULL: application/octet-stream */
-    unsigned char *buf; /* one part */
+    unsigned char *buf; /* grows up to one part */
+    size_t cap;
     size_t len;
     char *upload_id; /* NULL until the multipart upload starts */
     char **etags;    /* etags[i] belongs to part i + 1 */
@@ -43,9 +44,8 @@ int s3_writer_open(struct s3_client *client, const char *key,
         return s3_fail(err, 0, "OutOfMemory", "open writer: out of memory");
     w->client = client;
     w->key = strdup(key);
-    w->buf = malloc(client->part_size);
     w->etags = calloc(S3_MAX_PARTS, sizeof(*w->etags));
-    if (!w->key || !w->buf || !w->etags) {
+    if (!w->key || !w->etags) {
         s3_writer_abort(w);
         return s3_fail(err, 0, "OutOfMemory", "open writer: out of memory");
     }
@@ -236,6 +236,27 @@ static int fail_writer(struct s3_writer *w, struct s3_error *err)
     return -1;
 }
 
+/* Grow the buffer to hold need bytes (need <= part size): small objects
+ * never cost a whole part of memory. */
+static int reserve(struct s3_writer *w, size_t need)
+{
+    size_t cap = w->cap ? w->cap : 64 * 1024;
+    unsigned char *p;
+
+    if (need <= w->cap)
+        return 0;
+    while (cap < need)
+        cap *= 2;
+    if (cap > w->client->part_size)
+        cap = w->client->part_size;
+    p = realloc(w->buf, cap);
+    if (!p)
+        return -1;
+    w->buf = p;
+    w->cap = cap;
+    return 0;
+}
+
 int s3_writer_write(struct s3_writer *w, const void *buf, size_t len,
                     struct s3_error *err)
 {
@@ -251,6 +272,12 @@ int s3_writer_write(struct s3_writer *w, const void *buf, size_t len,
     while (len > 0) {
         room = w->client->part_size - w->len;
         n = len < room ? len : room;
+        if (reserve(w, w->len + n) < 0) {
+            s3_fail(&w->err, 0, "OutOfMemory",
+                    "write to s3://%s/%s: cannot buffer %zu bytes",
+                    w->client->bucket, w->key, w->len + n);
+            return fail_writer(w, err);
+        }
         memcpy(w->buf + w->len, p, n);
         w->len += n;
         w->total += n;

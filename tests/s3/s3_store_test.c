@@ -191,6 +191,22 @@ static void test_writer_small_single_put(void **state)
     s3_client_free(c);
 }
 
+static void test_writer_empty(void **state)
+{
+    struct s3_client *c = new_client(0);
+    struct s3_writer *w = NULL;
+    struct s3_error err = {0};
+    uint64_t size = 1;
+
+    (void)state;
+    assert_int_equal(s3_writer_open(c, "writer/empty.bin", &w, &err), 0);
+    if (s3_writer_commit(w, &size, &err) < 0)
+        fail_msg("commit: %s", err.message);
+    assert_int_equal(size, 0);
+    assert_object_equals(c, "writer/empty.bin", (const unsigned char *)"", 0);
+    s3_client_free(c);
+}
+
 static void test_writer_multipart(void **state)
 {
     const size_t len = 5 * SMALL_PART + 12345;
@@ -414,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_put_get_small),
         cmocka_unit_test(test_get_missing),
         cmocka_unit_test(test_writer_small_single_put),
+        cmocka_unit_test(test_writer_empty),
         cmocka_unit_test(test_writer_multipart),
         cmocka_unit_test(test_writer_default_threshold),
         cmocka_unit_test(test_writer_abort_mid_stream),
