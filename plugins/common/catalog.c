@@ -69,8 +69,8 @@ static const struct archetype archetypes[] = {
      "period-average", 0.9, "output change per unit of input change"},
     {"probability|likelihood|odds", NULL, NULL, NULL, ANY, "temporal",
      "probability", "point-in-time", 0.9, "a likelihood within a horizon"},
-    {"threshold|poverty line|cut off|cutoff", NULL, NULL, NULL, ANY, "temporal",
-     "threshold", "point-in-time", 0.85, "a cut-off level used to classify"},
+    {"threshold|cut off|cutoff", NULL, NULL, NULL, ANY, "temporal", "threshold",
+     "point-in-time", 0.85, "a cut-off level used to classify"},
     {"duration|time to|days to|length of", NULL, NULL, NULL, ANY, "temporal",
      "duration", "period-average", 0.85, "a length of time"},
     {NULL, NULL, NULL, "duration", ANY, "temporal", "duration",
@@ -78,9 +78,8 @@ static const struct archetype archetypes[] = {
     {"allocation|portfolio weight*|asset mix", NULL, NULL, NULL, ANY,
      "qualitative", "allocation", "point-in-time", 0.85,
      "how a portfolio or budget is split"},
-    {"sentiment|outlook|economy watchers|mood", NULL, NULL, NULL, ANY,
-     "qualitative", "sentiment", "point-in-time", 0.8,
-     "an opinion or outlook reading"},
+    {"sentiment|outlook|mood", NULL, NULL, NULL, ANY, "qualitative",
+     "sentiment", "point-in-time", 0.8, "an opinion or outlook reading"},
     {"spread|spreads|term premium", NULL, NULL, NULL, NO_MONEY,
      "numeric-measurement", "spread", "not-applicable", 0.85,
      "a difference between two rates or prices"},
@@ -95,10 +94,12 @@ static const struct archetype archetypes[] = {
     {"per capita|per person|per head|per inhabitant", NULL, NULL, NULL, ANY,
      "numeric-measurement", "ratio", "not-applicable", 0.85,
      "an amount divided by the population"},
-    {"yield|yields", NULL, "curve|dividend", PCT, ANY, "price-value", "yield",
-     "point-in-time", 0.9, "the return implied by a security's price"},
-    {"exchange rate*|fx|forex|currency rate|per usd|per us dollar", NULL, NULL,
-     NULL, ANY, "price-value", "price", "point-in-time", 0.9,
+    {"yield|yields|constant maturity|treasury bill*|bond rate", NULL,
+     "curve|dividend", PCT, ANY, "price-value", "yield", "point-in-time", 0.9,
+     "the return implied by a security's price"},
+    {"exchange rate*|fx|forex|currency rate|conversion rate|per usd|"
+     "per us dollar",
+     NULL, NULL, NULL, ANY, "price-value", "price", "point-in-time", 0.9,
      "the price of one currency in another"},
     {INTEREST_WORDS, NULL, GROWTH_WORDS, PCT, ANY, "price-value", "price",
      "point-in-time", 0.85, "an interest rate is the price of money"},
@@ -129,6 +130,9 @@ static const struct archetype archetypes[] = {
     {"rate|rates|utilization|utilisation|participation|unemployment", NULL,
      NULL, "percentage", ANY, "numeric-measurement", "percentage",
      "not-applicable", 0.75, "a part of a whole out of one hundred"},
+    {"% of|percent of|per cent of", NULL, NULL, "percentage", ANY,
+     "numeric-measurement", "share", "not-applicable", 0.65,
+     "a percentage of a named aggregate is its share"},
 
     /* Composite readings. */
     {"prices paid|costs|confidence|diffusion|survey", NULL, NULL,
@@ -234,7 +238,7 @@ struct orientation_rule {
 static const struct orientation_rule orientation_rules[] = {
     {"inflation|unemployment|jobless|claimant|debt|deficit|default|risk|"
      "volatility|vix|bankruptc*|insolvenc*|poverty|arrears|non performing|"
-     "prices paid|costs|imf credit",
+     "prices paid|costs",
      NULL, NULL, NULL, NULL, "lower-is-positive", "a rise is bad news"},
     {PRICE_LEVEL_WORDS, NULL, NULL, "rate", NULL, "lower-is-positive",
      "rising prices erode purchasing power"},

@@ -452,33 +452,66 @@ static void apply_money(const struct norm_input *in, struct norm_result *out)
     out->is_currency_denominated = 1;
 }
 
-/* The unit text: units, else the last "(...)" of the name. */
+/* Does t read like a unit (some unit rule, code or placeholder)? */
+static int unit_like(const struct ct_text *t)
+{
+    size_t i;
+
+    for (i = 0; i < N_UNIT_RULES; i++) {
+        if (ct_match_any(t, unit_rules[i].phrases, NULL, 0))
+            return 1;
+    }
+    return find_code(t) != NULL;
+}
+
+/*
+ * The unit text: units, else the last parenthesised part of the name that
+ * reads like a unit ("Unemployment (% of labor force) (national
+ * estimate)" gives "% of labor force"), else the last one.
+ */
 static void unit_text(const struct norm_input *in, struct ct_text *unit,
                       struct norm_result *out)
 {
-    const char *open;
-    const char *close;
-    char inner[256];
+    const char *end;
+    char inner[256] = "";
+    char candidate[256];
 
     if (!ct_blank(in->units)) {
         ct_tokenize(in->units, unit);
         out->unit_text_source = "units";
         return;
     }
-    open = in->name ? strrchr(in->name, '(') : NULL;
-    close = open ? strchr(open, ')') : NULL;
-    if (open != NULL && close != NULL && close > open + 1 &&
-        (size_t)(close - open) < sizeof(inner)) {
-        memcpy(inner, open + 1, (size_t)(close - open - 1));
-        inner[close - open - 1] = '\0';
-        ct_tokenize(inner, unit);
-        out->unit_text_source = "name";
-        note(out, "units empty, unit text \"%s\" taken from the name", inner);
-        return;
+    end = in->name ? in->name + strlen(in->name) : NULL;
+    while (end != NULL && end > in->name) {
+        const char *open = end - 1;
+        const char *close;
+        size_t n;
+
+        while (open > in->name && *open != '(')
+            open--;
+        if (*open != '(')
+            break;
+        close = strchr(open, ')');
+        n = close ? (size_t)(close - open - 1) : 0;
+        end = open;
+        if (close == NULL || n == 0 || n >= sizeof(candidate))
+            continue;
+        memcpy(candidate, open + 1, n);
+        candidate[n] = '\0';
+        if (inner[0] == '\0')
+            memcpy(inner, candidate, n + 1);
+        ct_tokenize(candidate, unit);
+        if (unit_like(unit)) {
+            memcpy(inner, candidate, n + 1);
+            break;
+        }
     }
-    ct_tokenize(NULL, unit);
-    out->unit_text_source = "none";
-    note(out, "no unit text");
+    ct_tokenize(inner[0] ? inner : NULL, unit);
+    out->unit_text_source = inner[0] ? "name" : "none";
+    if (inner[0])
+        note(out, "units empty, unit text \"%s\" taken from the name", inner);
+    else
+        note(out, "no unit text");
 }
 
 void norm_rules_run(const struct norm_input *in, struct norm_result *out)

@@ -24,7 +24,7 @@
 #define FLOOR_FAMILY      1.00
 #define FLOOR_TYPE        0.97
 #define FLOOR_AGGREGATION 0.97
-#define FLOOR_ORIENTATION 0.95
+#define FLOOR_ORIENTATION 0.94
 
 static const char *const stage_names[] = {
     "normalization",       "time-inference", "family-assignment",
