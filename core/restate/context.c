@@ -31,6 +31,9 @@ static rs_status misuse(rs_session *s, const char *fmt, ...)
     return rs_s_status(s);
 }
 
+/* What empty views point at, so a view's data is never NULL. */
+static const uint8_t empty[1];
+
 static ProtobufCBinaryData bin(const void *data, size_t len)
 {
     ProtobufCBinaryData b;
@@ -42,7 +45,7 @@ static ProtobufCBinaryData bin(const void *data, size_t len)
 
 static rs_bytes view(ProtobufCBinaryData b)
 {
-    rs_bytes v = {b.data, b.len};
+    rs_bytes v = {b.data ? b.data : empty, b.data ? b.len : 0};
 
     return v;
 }
@@ -54,7 +57,7 @@ static rs_bytes view(ProtobufCBinaryData b)
 rs_bytes rs_input(const rs_ctx *ctx)
 {
     const Restate__InputCommandMessage *in = ctx->s->input;
-    rs_bytes none = {NULL, 0};
+    rs_bytes none = {empty, 0};
 
     if (in == NULL || in->value == NULL)
         return none;
@@ -108,7 +111,7 @@ static rs_status take_result(rs_session *s,
                              const Restate__NotificationTemplate *n,
                              rs_bytes *out)
 {
-    static const rs_bytes none = {NULL, 0};
+    const rs_bytes none = {empty, 0};
 
     *out = none;
     switch (n->result_case) {
@@ -283,7 +286,7 @@ rs_status rs_run(rs_ctx *ctx, const char *name, rs_run_fn fn, void *arg,
         st = rs_s_await(s, cid, &n);
         return st == RS_OK ? take_result(s, n, result) : st;
     }
-    result->data = NULL;
+    result->data = empty;
     result->len = 0;
     return execute(s, cid, index, name, fn, arg,
                    replayed ? s->start->retry_count_since_last_stored_entry + 1
@@ -471,7 +474,7 @@ static rs_status eager_replay(rs_session *s, const char *key, rs_bytes *value,
         value->data = keep_copy(s, v);
     }
     protobuf_c_message_free_unpacked(rec, NULL);
-    if (*found && value->data == NULL && value->len > 0)
+    if (*found && value->data == NULL)
         return misuse(s, "out of memory reading state '%s'", key);
     return RS_OK;
 }
@@ -516,7 +519,7 @@ static rs_status eager_write(rs_session *s, const char *key,
         m.result_case = RESTATE__GET_EAGER_STATE_COMMAND_MESSAGE__RESULT_VALUE;
         m.value = &v;
         *found = 1;
-        value->data = e->value;
+        value->data = e->value ? e->value : empty;
         value->len = e->value_len;
     }
     else {
@@ -540,7 +543,7 @@ rs_status rs_get_state(rs_ctx *ctx, const char *key, rs_bytes *value,
         return misuse(s, "rs_get_state without key or outputs");
     if (!can_read(s))
         return misuse(s, "state read of '%s' in a plain service", key);
-    value->data = NULL;
+    value->data = empty;
     value->len = 0;
     *found = 0;
     cid = s->next_cid++; /* allocated even when the read is eager */

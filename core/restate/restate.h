@@ -120,7 +120,9 @@ typedef enum rs_status {
             return rs_try_status_;                                             \
     } while (0)
 
-/* A read-only byte view.  Who owns data is said where it is handed out. */
+/* A read-only byte view.  Who owns data is said where it is handed out.
+ * Views handed out by the library never have data == NULL (an empty view
+ * points at a static empty buffer). */
 typedef struct rs_bytes {
     const uint8_t *data;
     size_t len;

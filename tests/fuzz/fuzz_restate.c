@@ -114,6 +114,8 @@ static rs_bytes order_part(rs_bytes input, char *scratch, size_t size)
     size_t n = input.len < size - 1 ? input.len : size - 1;
     char *at;
 
+    if (n == 0)
+        return input;
     memcpy(scratch, input.data, n);
     scratch[n] = '\0';
     at = strstr(scratch, ",\"order\"");
