@@ -511,8 +511,13 @@ static int parse_options(struct ctx *c, const config_setting_t *s, void *base,
         o->key = strdup(config_setting_name(e));
         o->type = raw_type(e);
         o->line = line_of(e);
-        if (o->type == STAGE_RAW_STRING)
+        if (o->key == NULL)
+            return problem(c, o->line, "out of memory");
+        if (o->type == STAGE_RAW_STRING) {
             o->s = strdup(config_setting_get_string(e));
+            if (o->s == NULL)
+                return problem(c, o->line, "out of memory");
+        }
         else if (o->type == STAGE_RAW_INT)
             o->i = config_setting_get_int64(e);
         else if (o->type == STAGE_RAW_FLOAT)

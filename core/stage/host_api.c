@@ -279,10 +279,13 @@ static char *read_file(const cls_host *host, const char *path, size_t *len,
         cls_error_set(err, CLS_EINVAL, "read_file: no path given");
         return NULL;
     }
-    if (path[0] == '/')
-        snprintf(full, sizeof(full), "%s", path);
-    else
-        snprintf(full, sizeof(full), "%s/%s", plugin_dir(host), path);
+    if ((path[0] == '/'
+             ? snprintf(full, sizeof(full), "%s", path)
+             : snprintf(full, sizeof(full), "%s/%s", plugin_dir(host), path)) >=
+        (int)sizeof(full)) {
+        cls_error_set(err, CLS_EINVAL, "read_file %s: path too long", path);
+        return NULL;
+    }
 
     f = fopen(full, "rb");
     if (f == NULL) {

@@ -716,10 +716,13 @@ static char *fake_read_file(const cls_host *host, const char *path, size_t *len,
         cls_error_set(err, CLS_EINVAL, "read_file: no path given");
         return NULL;
     }
-    if (path[0] == '/')
-        snprintf(full, sizeof(full), "%s", path);
-    else
-        snprintf(full, sizeof(full), "%s/%s", host->fh->plugin_dir, path);
+    if ((path[0] == '/'
+             ? snprintf(full, sizeof(full), "%s", path)
+             : snprintf(full, sizeof(full), "%s/%s", host->fh->plugin_dir,
+                        path)) >= (int)sizeof(full)) {
+        cls_error_set(err, CLS_EINVAL, "read_file %s: path too long", path);
+        return NULL;
+    }
 
     f = fopen(full, "rb");
     if (f == NULL) {
