@@ -253,8 +253,8 @@ static int rc_for_state(PGconn *pg, const char *state)
     return CORE_STORE_EDB;
 }
 
-static PGresult *check_result(PGconn *pg, PGresult *res, const char *what,
-                              struct core_store_error *err)
+PGresult *store_check(PGconn *pg, PGresult *res, const char *what,
+                      struct core_store_error *err)
 {
     ExecStatusType st = PQresultStatus(res);
     const char *state, *primary, *detail;
@@ -287,7 +287,7 @@ PGresult *store_exec(struct store_slot *slot, const char *what, const char *sql,
     PGresult *res;
 
     res = PQexecParams(slot->pg, sql, n, NULL, values, NULL, NULL, 0);
-    return check_result(slot->pg, res, what, err);
+    return store_check(slot->pg, res, what, err);
 }
 
 int store_exec_cmd(struct store_slot *slot, const char *what, const char *sql,
@@ -305,7 +305,7 @@ int store_exec_cmd(struct store_slot *slot, const char *what, const char *sql,
 int store_exec_script(struct store_slot *slot, const char *what,
                       const char *sql, struct core_store_error *err)
 {
-    PGresult *res = check_result(slot->pg, PQexec(slot->pg, sql), what, err);
+    PGresult *res = store_check(slot->pg, PQexec(slot->pg, sql), what, err);
 
     if (res == NULL)
         return err ? err->rc : CORE_STORE_EDB;

@@ -134,18 +134,21 @@ static int write_chunk(struct seeder *sd, size_t *bad, unsigned long cnt[3])
         sd->all_or_nothing ? "RELEASE SAVEPOINT chunk" : "COMMIT";
     const char *undo =
         sd->all_or_nothing ? "ROLLBACK TO SAVEPOINT chunk" : "ROLLBACK";
-    char outcome;
-    size_t i;
+    const char *texts[STORE_PIPELINE_MAX];
+    size_t from, n, i, rel = 0;
     int rc;
 
     rc = store_exec_script(sd->slot, "seed chunk", begin, sd->err);
-    for (i = 0; rc == CORE_STORE_OK && i < sd->count; i++) {
-        rc = store_indicator_upsert(sd->slot, sd->chunk[i].text, &outcome,
-                                    sd->err);
+    for (from = 0; rc == CORE_STORE_OK && from < sd->count; from += n) {
+        n = sd->count - from;
+        if (n > STORE_PIPELINE_MAX)
+            n = STORE_PIPELINE_MAX;
+        for (i = 0; i < n; i++)
+            texts[i] = sd->chunk[from + i].text;
+        rc =
+            store_indicator_upsert_many(sd->slot, texts, n, &rel, cnt, sd->err);
         if (rc != CORE_STORE_OK)
-            *bad = i;
-        else
-            cnt[outcome == 'i' ? 0 : outcome == 'u' ? 1 : 2]++;
+            *bad = from + rel;
     }
     if (rc == CORE_STORE_OK)
         return store_exec_script(sd->slot, "seed chunk", commit, sd->err);

@@ -62,6 +62,13 @@ PGresult *store_exec(struct store_slot *slot, const char *what, const char *sql,
                      int n, const char *const *values,
                      struct core_store_error *err);
 
+/*
+ * Pass res through when it succeeded (COMMAND_OK or TUPLES_OK); otherwise
+ * PQclear() it, fill err as store_exec() does and return NULL.
+ */
+PGresult *store_check(PGconn *pg, PGresult *res, const char *what,
+                      struct core_store_error *err);
+
 /* store_exec() for statements whose result is not needed. */
 int store_exec_cmd(struct store_slot *slot, const char *what, const char *sql,
                    int n, const char *const *values,
@@ -85,12 +92,20 @@ struct cJSON;
 int store_indicator_check(const struct cJSON *obj, char *field,
                           size_t field_len, char *reason, size_t reason_len);
 
+/* Most rows store_indicator_upsert_many() takes in one call. */
+#define STORE_PIPELINE_MAX 100
+
 /*
- * Upsert a validated indicator (JSON object text) on slot, inside or
- * outside a transaction.  *outcome gets 'i', 'u' or '='.
+ * Upsert n (<= STORE_PIPELINE_MAX) validated indicators in one libpq
+ * pipeline, inside the caller's transaction.  cnt[0..2] are incremented
+ * by inserted, updated and unchanged rows.  On failure *bad is the index
+ * of the first refused row (the caller must roll back: later rows were
+ * not run).
  */
-int store_indicator_upsert(struct store_slot *slot, const char *text,
-                           char *outcome, struct core_store_error *err);
+int store_indicator_upsert_many(struct store_slot *slot,
+                                const char *const *texts, size_t n, size_t *bad,
+                                unsigned long cnt[3],
+                                struct core_store_error *err);
 
 /* Apply the taxonomy vocabulary step inside the caller's transaction. */
 int store_taxonomy_apply(struct store_slot *slot, struct core_store_error *err);

@@ -178,18 +178,70 @@ static char outcome_of(PGresult *res)
     return strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? 'i' : 'u';
 }
 
-int store_indicator_upsert(struct store_slot *slot, const char *text,
-                           char *outcome, struct core_store_error *err)
+/* Read every result of a pipeline of n upserts, then its sync. */
+static int read_pipeline(PGconn *pg, size_t n, size_t *bad,
+                         unsigned long cnt[3], struct core_store_error *err)
 {
+    int rc = CORE_STORE_OK;
     PGresult *res;
+    char outcome;
+    size_t i;
 
-    res = store_exec(slot, "upsert source indicator", upsert_indicator_sql, 1,
-                     &text, err);
-    if (res == NULL)
-        return err ? err->rc : CORE_STORE_EDB;
-    *outcome = outcome_of(res);
+    for (i = 0; i < n; i++) {
+        while ((res = PQgetResult(pg)) != NULL) {
+            if (PQresultStatus(res) == PGRES_PIPELINE_ABORTED) {
+                PQclear(res);
+                continue;
+            }
+            res = store_check(pg, res, "upsert source indicator",
+                              rc == CORE_STORE_OK ? err : NULL);
+            if (res == NULL && rc == CORE_STORE_OK) {
+                rc = err ? err->rc : CORE_STORE_EDB;
+                *bad = i;
+            }
+            if (res == NULL)
+                continue;
+            outcome = outcome_of(res);
+            cnt[outcome == 'i' ? 0 : outcome == 'u' ? 1 : 2]++;
+            PQclear(res);
+        }
+    }
+    res = PQgetResult(pg);
+    if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && rc == CORE_STORE_OK)
+        rc = store_fail(err, CORE_STORE_ECONN,
+                        "store: upsert pipeline: lost the connection");
     PQclear(res);
-    return CORE_STORE_OK;
+    return rc;
+}
+
+int store_indicator_upsert_many(struct store_slot *slot,
+                                const char *const *texts, size_t n, size_t *bad,
+                                unsigned long cnt[3],
+                                struct core_store_error *err)
+{
+    PGconn *pg = slot->pg;
+    size_t i;
+    int rc;
+
+    if (n > STORE_PIPELINE_MAX || !PQenterPipelineMode(pg))
+        return store_fail(err, CORE_STORE_EINVAL,
+                          "store: upsert pipeline: cannot start (%zu rows)", n);
+    for (i = 0; i < n; i++)
+        if (!PQsendQueryParams(pg, upsert_indicator_sql, 1, NULL, &texts[i],
+                               NULL, NULL, 0))
+            break;
+    if (i < n || !PQpipelineSync(pg)) {
+        *bad = i;
+        rc = store_fail(err, CORE_STORE_ECONN,
+                        "store: upsert pipeline: send failed: %s",
+                        PQerrorMessage(pg));
+        PQexitPipelineMode(pg);
+        return rc;
+    }
+
+    rc = read_pipeline(pg, n, bad, cnt, err);
+    PQexitPipelineMode(pg);
+    return rc;
 }
 
 int core_store_upsert_indicator(struct core_store *s, const char *json,
