@@ -508,6 +508,30 @@ static void test_invocations_run_concurrently(void **state)
     }
 }
 
+static void test_stop_with_idle_keepalive(void **state)
+{
+    const char *v6[] = {"content-type: " INVOCATION(6), NULL};
+    struct core_http_endpoint *ep;
+    struct timespec t0, t1;
+    CURL *c = curl_easy_init();
+    struct reply r;
+
+    (void)state;
+    ep = core_http_start("127.0.0.1:0", &fake_app, NULL);
+    assert_non_null(ep);
+    perform(c, ep, "/invoke/svc/echo", v6, "a", 1, &r);
+    assert_int_equal(r.status, 200);
+    free(r.body);
+
+    /* The client keeps its connection open; stop must not wait for the
+     * idle timeout (120 s by default). */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    core_http_stop(ep);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    curl_easy_cleanup(c);
+}
+
 static void test_bad_listen_addresses(void **state)
 {
     (void)state;
@@ -531,6 +555,7 @@ int main(void)
         cmocka_unit_test(test_health_and_other_paths),
         cmocka_unit_test(test_accepted_sockets_have_nodelay),
         cmocka_unit_test(test_invocations_run_concurrently),
+        cmocka_unit_test(test_stop_with_idle_keepalive),
         cmocka_unit_test(test_bad_listen_addresses),
     };
     int rc;
