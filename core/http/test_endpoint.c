@@ -466,12 +466,18 @@ static void test_accepted_sockets_have_nodelay(void **state)
 {
     const char *v6[] = {"content-type: " INVOCATION(6), NULL};
     struct reply r;
+    int total = 0, nodelay = 0;
 
     probe_port = core_http_port(*state);
     perform(NULL, *state, "/invoke/svc/probe", v6, "", 0, &r);
     assert_int_equal(r.status, 200);
-    assert_string_equal(r.body, "total=1 nodelay=1");
+    /* Sockets of earlier exchanges may not be closed yet: every
+     * server-side socket must have the option, and there is at least one. */
+    assert_int_equal(sscanf(r.body, "total=%d nodelay=%d", &total, &nodelay),
+                     2);
     free(r.body);
+    assert_true(total >= 1);
+    assert_int_equal(nodelay, total);
 }
 
 struct client_arg {
