@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define ERROR_BODY_MAX (64 * 1024)
 #define MIN_TEST_PART  1024
@@ -399,6 +400,49 @@ static int finish(struct s3_client *c, struct s3_request *req, const char *what,
     return 0;
 }
 
+/* Whether a failed attempt may be sent again unchanged. */
+static int retryable(const struct s3_request *req, CURLcode rc)
+{
+    if (!strcmp(req->method, "POST") || req->sink)
+        return 0;
+    switch (rc) {
+    case CURLE_OK:
+        return req->status == 500 || req->status == 502 || req->status == 503 ||
+               req->status == 504;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void reset_attempt(struct s3_request *req, struct transfer *t)
+{
+    req->status = 0;
+    req->etag[0] = '\0';
+    req->resp_type[0] = '\0';
+    if (req->resp)
+        req->resp->len = 0;
+    t->errbody.len = 0;
+    t->sink_stopped = 0;
+    t->too_large = 0;
+}
+
+static void backoff(int attempt)
+{
+    long ms = 200L << (2 * (attempt - 1));
+    struct timespec ts = {.tv_sec = ms / 1000,
+                          .tv_nsec = (ms % 1000) * 1000000L};
+
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
 int s3_perform(struct s3_client *c, struct s3_request *req, const char *what,
                struct s3_error *err)
 {
@@ -407,20 +451,28 @@ int s3_perform(struct s3_client *c, struct s3_request *req, const char *what,
     struct curl_slist *headers = NULL;
     CURLcode rc;
     int ret = -1;
+    int attempt;
 
-    req->status = 0;
-    req->etag[0] = '\0';
-    req->resp_type[0] = '\0';
+    req->attempts = 0;
     if (build_url(c, req, &url) < 0 || !(headers = build_headers(c, req))) {
         s3_fail(err, 0, "OutOfMemory", "%s: out of memory", what);
         goto out;
     }
 
-    setup_curl(c, req, &t, url.data, headers);
-    rc = curl_easy_perform(c->curl);
-    ret = finish(c, req, what, &t, rc, err);
-    log_debug("s3", "%s %s -> HTTP %ld%s", req->method, url.data, req->status,
-              ret == 0 ? "" : " (failed)");
+    for (attempt = 1;; attempt++) {
+        reset_attempt(req, &t);
+        setup_curl(c, req, &t, url.data, headers);
+        rc = curl_easy_perform(c->curl);
+        ret = finish(c, req, what, &t, rc, err);
+        req->attempts = attempt;
+        log_debug("s3", "%s %s -> HTTP %ld%s", req->method, url.data,
+                  req->status, ret == 0 ? "" : " (failed)");
+        if (ret == 0 || attempt >= S3_ATTEMPTS || !retryable(req, rc))
+            break;
+        log_warn("s3", "%s (attempt %d of %d, retrying)",
+                 err ? err->message : what, attempt, S3_ATTEMPTS);
+        backoff(attempt);
+    }
 
 out:
     curl_slist_free_all(headers);

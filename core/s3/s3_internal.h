@@ -11,6 +11,8 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 
+#define S3_ATTEMPTS 3
+
 struct s3_client {
     CURL *curl;
     char *base_url; /* scheme://host[:port] with no trailing '/' */
@@ -48,11 +50,18 @@ struct s3_request {
     long status;
     char etag[128];      /* ETag response header, quotes kept */
     char resp_type[128]; /* Content-Type response header */
+    int attempts;        /* how many times the request was sent */
 };
 
-/* Perform req with the client's credentials.  Fills err and returns -1 on
+/*
+ * Perform req with the client's credentials.  Fills err and returns -1 on
  * a transport failure or a non-2xx status (code/message from the XML
- * error body).  what names the operation for messages ("put object"). */
+ * error body).  what names the operation for messages ("put object").
+ * Transient failures (connection, timeout, HTTP 500/502/503/504) of GET,
+ * PUT and DELETE requests are retried up to S3_ATTEMPTS times in all, after
+ * 0.2 s and 0.8 s; POST (multipart start/complete) and GETs into a sink are
+ * sent once, since repeating them is not harmless.
+ */
 int s3_perform(struct s3_client *c, struct s3_request *req, const char *what,
                struct s3_error *err);
 

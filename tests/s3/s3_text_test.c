@@ -154,6 +154,10 @@ static void test_transport_error(void **state)
                             .bucket = "b",
                             .path_style = 1,
                             .timeout_s = 5};
+    struct s3_request put = {
+        .method = "PUT", .key = "k", .body = "x", .body_len = 1};
+    struct s3_request post = {
+        .method = "POST", .key = "k", .query = "uploads="};
     struct s3_client *c = NULL;
     struct s3_error err = {0};
 
@@ -166,6 +170,12 @@ static void test_transport_error(void **state)
     assert_int_equal(err.http_status, 0);
     assert_non_null(strstr(err.message, "s3://b/k"));
     assert_non_null(strstr(err.message, "127.0.0.1:1"));
+
+    /* a refused connection is retried for PUT, never for POST */
+    assert_int_equal(s3_perform(c, &put, "put", &err), -1);
+    assert_int_equal(put.attempts, S3_ATTEMPTS);
+    assert_int_equal(s3_perform(c, &post, "start", &err), -1);
+    assert_int_equal(post.attempts, 1);
     s3_client_free(c);
 }
 
