@@ -19,6 +19,10 @@
  * curl_global_init() once before it starts threads (libcurl otherwise does
  * it on first use, which is not thread-safe on every platform).
  *
+ * Retries: connection failures, timeouts and HTTP 500/502/503/504 answers
+ * to GET, PUT and DELETE are retried (3 attempts in all); multipart start
+ * and complete (POST) are sent once.
+ *
  * Errors: functions return 0 on success and -1 on failure, filling a
  * struct s3_error with the HTTP status (0 when no answer arrived), the S3
  * error code from the XML body (e.g. "SignatureDoesNotMatch") or a local
