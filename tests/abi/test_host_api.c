@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 
 #include "common/log.h"
 #include "stage/call.h"
@@ -303,6 +304,42 @@ static void test_option_errors(void **state)
                           "\"must\" (a string) is missing");
 }
 
+#define THREADS 4
+#define CALLS   200
+
+/* Invoke echo CALLS times; returns the number of failed calls. */
+static void *hammer(void *arg)
+{
+    struct fixture *f = arg;
+    intptr_t failed = 0;
+    int i;
+
+    for (i = 0; i < CALLS; i++) {
+        cls_error err = {0};
+        char *out = NULL;
+
+        if (invoke(f, i % 2 ? "echo" : "run", &out, &err) != CLS_OK)
+            failed++;
+        free(out);
+    }
+    return (void *)failed;
+}
+
+static void test_calls_from_threads(void **state)
+{
+    struct fixture *f = *state;
+    pthread_t t[THREADS];
+    void *failed;
+    int i;
+
+    for (i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, hammer, f), 0);
+    for (i = 0; i < THREADS; i++) {
+        assert_int_equal(pthread_join(t[i], &failed), 0);
+        assert_int_equal((intptr_t)failed, 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +357,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_llm_with_rules_provider,
                                         setup_rules, teardown),
+        cmocka_unit_test_setup_teardown(test_calls_from_threads, setup_rules,
+                                        teardown),
         cmocka_unit_test(test_llm_through_environment),
         cmocka_unit_test(test_options_validated),
         cmocka_unit_test(test_option_errors),
