@@ -126,7 +126,10 @@ static void test_prompts_and_schemas(void **state)
         if (s == NULL)
             fail_msg("%s: schema.json is not JSON after expansion", stages[i]);
         check_strict(s, stages[i]);
-        assert_true(strlen(system) > 1000);
+        /* About 1,024 tokens or more, so provider prompt caches apply. */
+        if (strlen(system) < 4096)
+            fail_msg("%s: system prompt has %zu bytes, under 4096", stages[i],
+                     strlen(system));
         cJSON_Delete(s);
         free(system);
         free(schema);
