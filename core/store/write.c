@@ -4,7 +4,7 @@
  *
  * Every write is one parameterised INSERT ... ON CONFLICT statement, so a
  * replayed or retried call converges on the same rows.  Typed columns of
- * stage results are read from the JSON on the server (json_text() and
+ * stage results are read from the JSON on the server (result_text() and
  * friends, defined by the first migration), which refuses a value of the
  * wrong JSON type by name.
  */
@@ -157,7 +157,7 @@ static const char upsert_indicator_sql[] =
     "r->>'source_url', r->>'long_name', r->>'definition', "
     "r->>'category_group', r->>'dataset', r->>'topic', "
     "r->>'aggregation_method', "
-    "coalesce(json_any(r, 'sample_values'), '[]'), r "
+    "coalesce(result_any(r, 'sample_values'), '[]'), r "
     "FROM (SELECT $1::jsonb AS r) AS x "
     "ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, "
     "units = EXCLUDED.units, scale = EXCLUDED.scale, "
@@ -223,9 +223,14 @@ int store_indicator_upsert_many(struct store_slot *slot,
     size_t i;
     int rc;
 
-    if (n > STORE_PIPELINE_MAX || !PQenterPipelineMode(pg))
+    if (n > STORE_PIPELINE_MAX)
         return store_fail(err, CORE_STORE_EINVAL,
-                          "store: upsert pipeline: cannot start (%zu rows)", n);
+                          "store: upsert pipeline: %zu rows, at most %d", n,
+                          STORE_PIPELINE_MAX);
+    if (!PQenterPipelineMode(pg))
+        return store_fail(err, CORE_STORE_ECONN,
+                          "store: upsert pipeline: cannot start: %s",
+                          PQerrorMessage(pg));
     for (i = 0; i < n; i++)
         if (!PQsendQueryParams(pg, upsert_indicator_sql, 1, NULL, &texts[i],
                                NULL, NULL, 0))
@@ -307,57 +312,57 @@ static const struct stage_def stages[CORE_STORE_STAGE_COUNT] = {
     {"normalization",
      "normalization_results",
      "r",
-     {{"original_units", "json_text(j, 'original_units')"},
-      {"parsed_scale", "json_text(j, 'parsed_scale')"},
-      {"normalized_scale", "json_text(j, 'normalized_scale')"},
-      {"parsed_unit_type", "json_text(j, 'parsed_unit_type')"},
-      {"parsed_currency", "json_text(j, 'parsed_currency')"},
-      {"parsing_confidence", "json_real(j, 'parsing_confidence')"}}},
+     {{"original_units", "result_text(j, 'original_units')"},
+      {"parsed_scale", "result_text(j, 'parsed_scale')"},
+      {"normalized_scale", "result_text(j, 'normalized_scale')"},
+      {"parsed_unit_type", "result_text(j, 'parsed_unit_type')"},
+      {"parsed_currency", "result_text(j, 'parsed_currency')"},
+      {"parsing_confidence", "result_real(j, 'parsing_confidence')"}}},
     {"time-inference",
      "time_inference_results",
      "CASE WHEN jsonb_typeof(r->'time') = 'object' THEN r->'time' ELSE r END",
-     {{"reporting_frequency", "json_text(j, 'reporting_frequency')"},
-      {"time_basis", "json_text(j, 'time_basis')"},
-      {"confidence", "json_real(j, 'confidence')"},
-      {"reasoning", "json_text(j, 'reasoning')"},
-      {"source_used", "json_text(j, 'source_used')"}}},
+     {{"reporting_frequency", "result_text(j, 'reporting_frequency')"},
+      {"time_basis", "result_text(j, 'time_basis')"},
+      {"confidence", "result_real(j, 'confidence')"},
+      {"reasoning", "result_text(j, 'reasoning')"},
+      {"source_used", "result_text(j, 'source_used')"}}},
     {"cumulative-detection",
      "cumulative_detection_results",
      "CASE WHEN jsonb_typeof(r->'cumulative') = 'object' "
      "THEN r->'cumulative' ELSE r END",
-     {{"is_cumulative", "json_bool(j, 'is_cumulative')"},
-      {"pattern_type", "json_text(j, 'pattern_type')"},
-      {"confidence", "json_real(j, 'confidence')"},
-      {"evidence", "json_any(j, 'evidence')"},
-      {"reasoning", "json_text(j, 'reasoning')"}}},
+     {{"is_cumulative", "result_bool(j, 'is_cumulative')"},
+      {"pattern_type", "result_text(j, 'pattern_type')"},
+      {"confidence", "result_real(j, 'confidence')"},
+      {"evidence", "result_any(j, 'evidence')"},
+      {"reasoning", "result_text(j, 'reasoning')"}}},
     {"family",
      "family_results",
      "r",
-     {{"family", "json_text(j, 'family')"},
-      {"confidence", "json_real(j, 'confidence')"},
-      {"reasoning", "json_text(j, 'reasoning')"}}},
+     {{"family", "result_text(j, 'family')"},
+      {"confidence", "result_real(j, 'confidence')"},
+      {"reasoning", "result_text(j, 'reasoning')"}}},
     {"type",
      "type_results",
      "r",
-     {{"indicator_type", "json_text(j, 'indicator_type')"},
-      {"temporal_aggregation", "json_text(j, 'temporal_aggregation')"},
-      {"heat_map_orientation", "json_text(j, 'heat_map_orientation')"},
-      {"confidence", "json_real(j, 'confidence')"},
-      {"reasoning", "json_text(j, 'reasoning')"}}},
+     {{"indicator_type", "result_text(j, 'indicator_type')"},
+      {"temporal_aggregation", "result_text(j, 'temporal_aggregation')"},
+      {"heat_map_orientation", "result_text(j, 'heat_map_orientation')"},
+      {"confidence", "result_real(j, 'confidence')"},
+      {"reasoning", "result_text(j, 'reasoning')"}}},
     {"boolean-review",
      "boolean_review_results",
      "r",
-     {{"passed", "json_bool(j, 'passed')"},
-      {"fields_wrong", "json_any(j, 'fields_wrong')"},
-      {"reason", "json_text(j, 'reason')"},
-      {"confidence", "json_real(j, 'confidence')"}}},
+     {{"passed", "result_bool(j, 'passed')"},
+      {"fields_wrong", "result_any(j, 'fields_wrong')"},
+      {"reason", "result_text(j, 'reason')"},
+      {"confidence", "result_real(j, 'confidence')"}}},
     {"final-review",
      "final_review_results",
      "r",
-     {{"review_status", "json_text(j, 'status')"},
-      {"corrections", "json_any(j, 'corrections')"},
-      {"reason", "json_text(j, 'reason')"},
-      {"confidence", "json_real(j, 'confidence')"}}},
+     {{"review_status", "result_text(j, 'status')"},
+      {"corrections", "result_any(j, 'corrections')"},
+      {"reason", "result_text(j, 'reason')"},
+      {"confidence", "result_real(j, 'confidence')"}}},
 };
 
 const char *core_store_stage_name(enum core_store_stage stage)

@@ -9,7 +9,7 @@
 -- Typed reads of one key of a stage result: NULL when the key is missing
 -- or null, an error (SQLSTATE 22023) naming the key when the JSON type is
 -- wrong, so a bad result is refused instead of silently cast.
-CREATE FUNCTION json_text(j jsonb, k text) RETURNS text
+CREATE FUNCTION result_text(j jsonb, k text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     IF j -> k IS NULL OR jsonb_typeof(j -> k) = 'null' THEN
@@ -22,7 +22,7 @@ BEGIN
     RETURN j ->> k;
 END $$;
 
-CREATE FUNCTION json_real(j jsonb, k text) RETURNS real
+CREATE FUNCTION result_real(j jsonb, k text) RETURNS real
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     IF j -> k IS NULL OR jsonb_typeof(j -> k) = 'null' THEN
@@ -35,7 +35,7 @@ BEGIN
     RETURN (j ->> k)::real;
 END $$;
 
-CREATE FUNCTION json_bool(j jsonb, k text) RETURNS boolean
+CREATE FUNCTION result_bool(j jsonb, k text) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     IF j -> k IS NULL OR jsonb_typeof(j -> k) = 'null' THEN
@@ -48,7 +48,7 @@ BEGIN
     RETURN (j ->> k)::boolean;
 END $$;
 
-CREATE FUNCTION json_any(j jsonb, k text) RETURNS jsonb
+CREATE FUNCTION result_any(j jsonb, k text) RETURNS jsonb
 LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN jsonb_typeof(j -> k) = 'null' THEN NULL ELSE j -> k END
 $$;
