@@ -353,6 +353,35 @@ static void test_pool_timeout(void **state)
     core_store_close(s);
 }
 
+/*
+ * The key processing_log gets under TimescaleDB (created_at added, see
+ * migrate.c): replays that pass the journaled time still deduplicate.
+ */
+static void test_log_dedup_with_time_in_key(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_log_entry e = {"wdi:A",     "r9", "type",       1,
+                                     "completed", "ok", 1764860000123};
+    struct core_store_error err;
+    int inserted;
+    char *at;
+
+    th_exec(f->pg, "ALTER TABLE processing_log DROP CONSTRAINT "
+                   "processing_log_dedup");
+    th_exec(f->pg, "ALTER TABLE processing_log ADD CONSTRAINT "
+                   "processing_log_dedup UNIQUE (indicator_id, run_id, "
+                   "stage, event, attempt, created_at)");
+
+    assert_int_equal(core_store_log_append(f->s, &e, &inserted, &err), 0);
+    assert_int_equal(inserted, 1);
+    assert_int_equal(core_store_log_append(f->s, &e, &inserted, &err), 0);
+    assert_int_equal(inserted, 0);
+    at = th_text(f->pg, "SELECT to_char(created_at AT TIME ZONE 'UTC', "
+                        "'YYYY-MM-DD HH24:MI:SS.MS') FROM processing_log");
+    assert_string_equal(at, "2025-12-04 14:53:20.123");
+    free(at);
+}
+
 struct hammer {
     struct core_store *s;
     int id;
@@ -431,6 +460,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconnects_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_shared_by_threads, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_log_dedup_with_time_in_key, setup,
                                         teardown),
         cmocka_unit_test(test_stage_names),
     };
