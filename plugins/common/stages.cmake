@@ -4,7 +4,8 @@
 # shared helpers of plugins/common into it (plugins share code only this
 # way, never through a library they would load), and copies the stage's
 # prompts/ folder next to the built plugin as prompts/<name>/, where the
-# stage's default prompt_dir option finds them.
+# stage's default prompt_dir option finds them; installs both under
+# <libdir>/classify/plugins.
 set(CLASSIFY_STAGES_COMMON_DIR ${CMAKE_CURRENT_LIST_DIR})
 
 function(classify_add_builtin_stage name)
@@ -29,4 +30,10 @@ function(classify_add_builtin_stage name)
         configure_file(${prompt} ${out_dir}/prompts/${name}/${prompt_name}
                        COPYONLY)
     endforeach()
+
+    # Installed the same way: the plugin and prompts/<name>/ beside it.
+    set(plugin_install_dir ${CMAKE_INSTALL_LIBDIR}/classify/plugins)
+    install(TARGETS ${name} LIBRARY DESTINATION ${plugin_install_dir})
+    install(FILES ${prompt_files}
+            DESTINATION ${plugin_install_dir}/prompts/${name})
 endfunction()
