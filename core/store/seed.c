@@ -73,11 +73,15 @@ static int add_reject(struct core_store_seed_report *rep, unsigned long line,
                       const char *field, const char *reason)
 {
     struct core_store_reject *grown, *r;
+    size_t n = rep->reject_count;
 
-    grown = realloc(rep->rejects, (rep->reject_count + 1) * sizeof(*grown));
-    if (grown == NULL)
-        return CORE_STORE_ENOMEM;
-    rep->rejects = grown;
+    /* Grow geometrically: at 0, 16, 32, 64, ... entries. */
+    if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) {
+        grown = realloc(rep->rejects, (n ? 2 * n : 16) * sizeof(*grown));
+        if (grown == NULL)
+            return CORE_STORE_ENOMEM;
+        rep->rejects = grown;
+    }
     r = &rep->rejects[rep->reject_count++];
     r->line = line;
     snprintf(r->field, sizeof(r->field), "%s", field);

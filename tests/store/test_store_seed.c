@@ -285,6 +285,37 @@ static void test_seed_bom_and_crlf(void **state)
     free(info);
 }
 
+static void test_seed_many_rejects(void **state)
+{
+    enum { BAD = 70 };
+    char text[BAD * 8 + 64], *info = th_fresh_db(), *path;
+    struct core_store *s = th_open(info, 1);
+    struct core_store_seed_report rep;
+    struct core_store_error err;
+    size_t len = 0;
+    int i;
+
+    (void)state;
+    for (i = 0; i < BAD; i++)
+        len += (size_t)sprintf(text + len, "{bad\n");
+    len += (size_t)sprintf(text + len, "{\"id\": \"g\", \"name\": \"G\"}\n");
+    path = th_temp_file(text, len);
+
+    assert_int_equal(
+        core_store_seed_file(s, path, CORE_STORE_JSONL, NULL, &rep, &err),
+        CORE_STORE_OK);
+    assert_int_equal(rep.rejected, BAD);
+    assert_int_equal(rep.inserted, 1);
+    for (i = 0; i < BAD; i++)
+        assert_int_equal(rep.rejects[i].line, i + 1);
+    core_store_seed_report_free(&rep);
+
+    unlink(path);
+    free(path);
+    core_store_close(s);
+    free(info);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_seed_csv),
         cmocka_unit_test(test_seed_missing_file),
         cmocka_unit_test(test_seed_bom_and_crlf),
+        cmocka_unit_test(test_seed_many_rejects),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
