@@ -50,7 +50,7 @@ struct archetype {
     "grants|wages|compensation|value added|capital formation|outlays"
 #define STOCK_WORDS                                                            \
     "reserve*|debt|liabilities|assets|deposits|money supply|m1|m2|m3|"         \
-    "outstanding|holdings|stock|stocks|inventor*|credit|loans|dod|"            \
+    "outstanding|holdings|stock|stocks|inventor*|credit|loans|dod|equities|"   \
     "population|wealth|capital stock"
 #define BALANCE_WORDS "balance|surplus|deficit|net lending|net borrowing"
 #define PCT           "percentage|unknown"
@@ -113,8 +113,8 @@ static const struct archetype archetypes[] = {
      0.85, "money per unit of something"},
 
     /* Proportions and relations. */
-    {"share|proportion|% of total|percent of total", NULL, NULL, NULL, ANY,
-     "numeric-measurement", "share", "not-applicable", 0.8,
+    {"share|proportion|composition|% of total|percent of total", NULL, NULL,
+     NULL, ANY, "numeric-measurement", "share", "not-applicable", 0.8,
      "the portion of an aggregate taken by one component"},
     {BALANCE_WORDS, "of gdp", NULL, NULL, ANY, "physical-fundamental",
      "balance", "period-total", 0.7, "a fiscal or external net position"},
@@ -146,7 +146,8 @@ static const struct archetype archetypes[] = {
 
     /* Counts of things and events. */
     {"claims|starts|permits|bankruptc*|number of|payrolls|arrivals|"
-     "registrations|change",
+     "registrations|change|employees|workers|jobs|applications|"
+     "subscriptions|subscribers|by count",
      NULL, NULL, "count|unknown", NO_MONEY, "numeric-measurement", "count",
      "period-total", 0.75, "a number of discrete events in the period"},
 
@@ -238,7 +239,8 @@ struct orientation_rule {
 static const struct orientation_rule orientation_rules[] = {
     {"inflation|unemployment|jobless|claimant|debt|deficit|default|risk|"
      "volatility|vix|bankruptc*|insolvenc*|poverty|arrears|non performing|"
-     "prices paid|costs",
+     "prices paid|costs|mortality|death|deaths|wasting|stunting|"
+     "undernourish*|prevalence|crime|homicide*",
      NULL, NULL, NULL, NULL, "lower-is-positive", "a rise is bad news"},
     {PRICE_LEVEL_WORDS, NULL, NULL, "rate", NULL, "lower-is-positive",
      "rising prices erode purchasing power"},
@@ -246,8 +248,10 @@ static const struct orientation_rule orientation_rules[] = {
      "a price is neither good nor bad in itself"},
     {"reserve*|production|output|exports|sales|growth", NULL, NULL, NULL, NULL,
      "higher-is-positive", "more activity or more buffers are good news"},
+    {"population", NULL, NULL, NULL, "count|unknown", "neutral",
+     "the size of a population is not good or bad in itself"},
     {"price|prices|correlation|allocation|labor force|labour force|"
-     "population|imports|import|balance|net",
+     "imports|import|balance|net",
      PRICE_BASIS, NULL, NULL, NULL, "neutral",
      "the direction is not good or bad in itself"},
     {NULL, NULL, NULL, NULL, "physical", "neutral",

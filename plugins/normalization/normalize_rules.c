@@ -151,6 +151,9 @@ static const char ambiguous_codes[] = "ALL TOP CUP PEN MAD BOB GEL TRY SOS";
 static const char exchange_rate_names[] =
     "exchange rate*|fx|forex|currency rate|per usd|per us dollar";
 
+/* Words that may stand beside a bare magnitude ("Level in Thousands"). */
+static const char scale_filler[] = "of in level levels";
+
 /* Unit types that a currency does not turn into an amount of money. */
 static const char *const money_proof_types[] = {"percentage", "index", "ratio"};
 
@@ -398,7 +401,7 @@ static int only_scale_words(const struct ct_text *unit)
         ct_tokenize(unit->tok[i].lower, &one);
         for (k = 0; k < N_TEXT_SCALE_WORDS && !found; k++)
             found = ct_find(&one, scale_words[k].phrase, 0, NULL) == 0;
-        if (!found && strcmp(unit->tok[i].lower, "of") != 0)
+        if (!found && !in_word_list(scale_filler, unit->tok[i].lower))
             return 0;
     }
     return 1;
