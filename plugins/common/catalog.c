@@ -160,6 +160,10 @@ static const struct archetype archetypes[] = {
      "a net of an inflow and an outflow"},
     {BALANCE_WORDS, NULL, NULL, NULL, ANY, "physical-fundamental", "balance",
      "period-total", 0.8, "a net of an inflow and an outflow"},
+    {"disbursement*|repayment*|debt service|interest payment*|"
+     "amortization|amortisation|traded",
+     NULL, NULL, NULL, MONEY, "physical-fundamental", "flow", "period-total",
+     0.75, "money paid or traded during the period"},
     {STOCK_WORDS, NULL, NULL, "currency-amount|count|physical|unknown", ANY,
      "physical-fundamental", "stock", "point-in-time", 0.8,
      "a level held at a point in time"},
