@@ -214,6 +214,82 @@ static void test_family_reply_checked(void **state)
     st_host_free(fh);
 }
 
+static const char bad_input[] =
+    "{\"indicator\":{\"id\":\"d\",\"name\":\"Government Debt\","
+    "\"units\":\"USD billions\",\"sample_values\":["
+    "{\"date\":\"2021\",\"value\":1},{\"date\":\"2022\",\"value\":2},"
+    "{\"date\":\"2023\",\"value\":3}]},\"results\":{"
+    "\"normalization\":{\"unit_type\":\"currency-amount\","
+    "\"is_currency_denominated\":true},"
+    "\"time-inference\":{\"time_basis\":\"point-in-time\","
+    "\"reporting_frequency\":\"annual\"},"
+    "\"family-assignment\":{\"family\":\"price-value\"},"
+    "\"type-classification\":{\"indicator_type\":\"stock\","
+    "\"temporal_aggregation\":\"point-in-time\","
+    "\"heat_map_orientation\":\"lower-is-positive\"}}}";
+
+/* The model's findings are kept; hard checks it missed are added. */
+static void test_boolean_review_llm(void **state)
+{
+    cls_fake_host *fh =
+        st_host(st_load("boolean-review"), "openai", 0, CLASSIFY_PLUGIN_DIR);
+    cls_error err = {0};
+    char *out = NULL;
+    const cJSON *e;
+    cJSON *o;
+    int n = 0;
+
+    (void)state;
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"passed\":false,\"incorrect_fields\":[{\"field\":"
+        "\"heat_map_orientation\",\"reason\":\"r\",\"suggested\":"
+        "\"neutral\"}],\"confidence\":0.8,\"reasoning\":\"r\"}");
+    o = st_process(fh, bad_input);
+    assert_false(st_bool(o, "passed"));
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "incorrect_fields"))
+    {
+        assert_true(strcmp(st_str(e, "field"), "heat_map_orientation") == 0 ||
+                    strcmp(st_str(e, "field"), "indicator_type") == 0);
+        n++;
+    }
+    assert_int_equal(n, 2);
+    cJSON_Delete(o);
+
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"passed\":false,\"incorrect_fields\":[{\"field\":\"colour\","
+        "\"reason\":\"r\",\"suggested\":null}],\"confidence\":0.8,"
+        "\"reasoning\":\"r\"}");
+    assert_int_equal(cls_fake_host_process(fh, bad_input, &out, &err),
+                     CLS_FAIL);
+    assert_non_null(strstr(err.message, "colour"));
+    free(out);
+    st_host_free(fh);
+}
+
+/* The model answers frequency and basis; the detector still runs. */
+static void test_time_llm(void **state)
+{
+    cls_fake_host *fh =
+        st_host(st_load("time-inference"), "openai", 0, CLASSIFY_PLUGIN_DIR);
+    cJSON *o;
+
+    (void)state;
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"reporting_frequency\":\"annual\",\"time_basis\":"
+        "\"point-in-time\",\"source_used\":\"time-series\","
+        "\"confidence\":0.9,\"reasoning\":\"yearly dates\"}");
+    o = st_process(fh, bad_input);
+    assert_string_equal(st_str(o, "reporting_frequency"), "annual");
+    assert_string_equal(st_str(o, "reasoning"), "yearly dates");
+    assert_string_equal(st_str(o, "cumulative_pattern"), "periodic");
+    assert_non_null(strstr(cls_fake_host_llm_user(fh, 0), "\"2022\""));
+    cJSON_Delete(o);
+    st_host_free(fh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -221,6 +297,8 @@ int main(void)
         cmocka_unit_test(test_unknown_placeholder),
         cmocka_unit_test(test_type_outside_family_refused),
         cmocka_unit_test(test_family_reply_checked),
+        cmocka_unit_test(test_boolean_review_llm),
+        cmocka_unit_test(test_time_llm),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
