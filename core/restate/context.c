@@ -87,6 +87,13 @@ const char *rs_invocation_id(const rs_ctx *ctx)
     return rs_session_invocation_id(ctx->s);
 }
 
+uint32_t rs_retry_count(const rs_ctx *ctx)
+{
+    const Restate__StartMessage *st = ctx->s->start;
+
+    return st != NULL ? st->retry_count_since_last_stored_entry : 0;
+}
+
 uint64_t rs_random_seed(const rs_ctx *ctx)
 {
     const Restate__StartMessage *st = ctx->s->start;

@@ -344,6 +344,13 @@ const char *rs_key(const rs_ctx *ctx);
 /* The debug invocation id ("inv_..."). */
 const char *rs_invocation_id(const rs_ctx *ctx);
 
+/*
+ * How many attempts failed since the last entry the server stored (0 on
+ * a first attempt).  Differs between attempts: use it for logs and
+ * attempt counters only, never to choose what the handler does.
+ */
+uint32_t rs_retry_count(const rs_ctx *ctx);
+
 /* The journaled random seed (same on every attempt). */
 uint64_t rs_random_seed(const rs_ctx *ctx);
 
