@@ -147,6 +147,164 @@ int core_store_run_counts(struct core_store *s, const char *run_id,
     return CORE_STORE_OK;
 }
 
+/* The text[] literal of ids: {"a","b"} with \\ and \" escaped. */
+static char *array_literal(char *const *ids, size_t n)
+{
+    struct store_buf b = {0};
+    const char *p;
+    size_t i;
+    int bad = store_buf_add(&b, "{", 1);
+
+    for (i = 0; i < n && !bad; i++) {
+        bad |= store_buf_add(&b, i ? ",\"" : "\"", i ? 2 : 1);
+        for (p = ids[i]; *p != '\0' && !bad; p++) {
+            if (*p == '"' || *p == '\\')
+                bad |= store_buf_add(&b, "\\", 1);
+            bad |= store_buf_add(&b, p, 1);
+        }
+        bad |= store_buf_add(&b, "\"", 1);
+    }
+    bad |= store_buf_add(&b, "}", 1);
+    if (bad)
+        store_buf_free(&b);
+    return b.data;
+}
+
+int core_store_fetch_indicators(struct core_store *s, char *const *ids,
+                                size_t n, core_store_row_fn row, void *ctx,
+                                struct core_store_error *err)
+{
+    const char *sql = "SELECT t.id, s.raw::text FROM unnest($1::text[]) "
+                      "WITH ORDINALITY AS t(id, ord) LEFT JOIN "
+                      "source_indicators s ON s.id = t.id ORDER BY t.ord";
+    PGresult *res = NULL;
+    char *list;
+    int rc, i, rows;
+
+    store_err_clear(err);
+    if (n == 0)
+        return CORE_STORE_OK;
+    if (ids == NULL || row == NULL)
+        return store_fail(err, CORE_STORE_EINVAL,
+                          "store: fetch indicators: missing argument");
+    list = array_literal(ids, n);
+    if (list == NULL)
+        return store_fail(err, CORE_STORE_ENOMEM, "store: no memory");
+    rc = store_run(s, "fetch indicators", sql, 1, (const char **)&list, &res,
+                   err);
+    free(list);
+    if (rc != CORE_STORE_OK)
+        return rc;
+
+    rows = PQntuples(res);
+    for (i = 0; i < rows && rc == CORE_STORE_OK; i++)
+        if (PQgetisnull(res, i, 1))
+            rc = store_fail(err, CORE_STORE_ENOTFOUND,
+                            "store: fetch indicators: %.100s is not a "
+                            "source indicator",
+                            PQgetvalue(res, i, 0));
+    for (i = 0; i < rows && rc == CORE_STORE_OK; i++)
+        if (row(ctx, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+                (size_t)PQgetlength(res, i, 1)) != 0)
+            rc = store_fail(err, CORE_STORE_EIO,
+                            "store: fetch indicators: stopped by the "
+                            "caller at %d of %d",
+                            i + 1, rows);
+    PQclear(res);
+    return rc;
+}
+
+int core_store_latest_run(struct core_store *s, char *run_id, size_t len,
+                          struct core_store_error *err)
+{
+    const char *sql =
+        "SELECT run_id FROM ((SELECT run_id, claimed_at AS at FROM "
+        "submissions ORDER BY claimed_at DESC LIMIT 1) UNION ALL (SELECT "
+        "run_id, updated_at FROM classifications ORDER BY updated_at DESC "
+        "LIMIT 1)) AS x ORDER BY at DESC LIMIT 1";
+    PGresult *res = NULL;
+    int rc;
+
+    store_err_clear(err);
+    rc = store_run(s, "latest run", sql, 0, NULL, &res, err);
+    if (rc != CORE_STORE_OK)
+        return rc;
+    if (PQntuples(res) == 0) {
+        PQclear(res);
+        return store_fail(err, CORE_STORE_ENOTFOUND,
+                          "store: no run has been submitted yet");
+    }
+    snprintf(run_id, len, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return CORE_STORE_OK;
+}
+
+#define STAGE_ROWS(name, table)                                                \
+    "SELECT '" name "' AS stage, plugin, plugin_version, generation, "         \
+    "provider, model FROM " table " WHERE run_id = $1"
+
+static const char breakdown_sql[] =
+    "WITH c AS (SELECT * FROM classifications WHERE run_id = $1), "
+    "r AS (" STAGE_ROWS("normalization", "normalization_results") " UNION "
+                                                                  "ALL"
+                                                                  " " STAGE_ROWS("time-inference", "time_inference_results") " UNION ALL " STAGE_ROWS(
+                                                                      "cumulati"
+                                                                      "ve-"
+                                                                      "detectio"
+                                                                      "n",
+                                                                      "cumulati"
+                                                                      "ve_"
+                                                                      "detectio"
+                                                                      "n_"
+                                                                      "results") " UNION ALL " STAGE_ROWS("family",
+                                                                                                          "family_results") " UNION ALL " STAGE_ROWS("type",
+                                                                                                                                                     "type_results") " UNION ALL " STAGE_ROWS("boolean-review", "boolean_review_results") " UNION ALL " STAGE_ROWS("final-review", "final_review_results") ") "
+                                                                                                                                                                                                                                                                                                           "SELECT o, v, n FROM ("
+                                                                                                                                                                                                                                                                                                           "SELECT 0 AS o, status AS v, count(*) AS n FROM c GROUP BY 2 "
+                                                                                                                                                                                                                                                                                                           "UNION ALL SELECT 1, coalesce(family, '(none)'), count(*) FROM c "
+                                                                                                                                                                                                                                                                                                           "GROUP BY 2 "
+                                                                                                                                                                                                                                                                                                           "UNION ALL SELECT 2, coalesce(indicator_type, '(none)'), count(*) "
+                                                                                                                                                                                                                                                                                                           "FROM c GROUP BY 2 "
+                                                                                                                                                                                                                                                                                                           "UNION ALL SELECT 3, failed_at_stage, count(*) FROM c WHERE "
+                                                                                                                                                                                                                                                                                                           "failed_at_stage IS NOT NULL GROUP BY 2 "
+                                                                                                                                                                                                                                                                                                           "UNION ALL SELECT 4, stage || ':' || plugin || '@' || "
+                                                                                                                                                                                                                                                                                                           "coalesce(plugin_version, '-') || '#' || generation, count(*) FROM r "
+                                                                                                                                                                                                                                                                                                           "GROUP BY 2 "
+                                                                                                                                                                                                                                                                                                           "UNION ALL SELECT 5, coalesce(provider, '-') || '/' || "
+                                                                                                                                                                                                                                                                                                           "coalesce(model, '-'), count(*) FROM r GROUP BY 2"
+                                                                                                                                                                                                                                                                                                           ") AS x ORDER BY o, n DESC, v";
+
+int core_store_run_breakdown(struct core_store *s, const char *run_id,
+                             core_store_breakdown_fn fn, void *ctx,
+                             struct core_store_error *err)
+{
+    static const char *const dims[] = {"status",         "family",
+                                       "indicator_type", "failed_at_stage",
+                                       "plugin",         "model"};
+    PGresult *res = NULL;
+    int rc, i;
+    long o;
+
+    store_err_clear(err);
+    if (run_id == NULL || fn == NULL)
+        return store_fail(err, CORE_STORE_EINVAL,
+                          "store: run breakdown: missing argument");
+    rc = store_run(s, "run breakdown", breakdown_sql, 1, &run_id, &res, err);
+    if (rc != CORE_STORE_OK)
+        return rc;
+    for (i = 0; i < PQntuples(res) && rc == CORE_STORE_OK; i++) {
+        o = strtol(PQgetvalue(res, i, 0), NULL, 10);
+        if (o < 0 || o > 5)
+            continue;
+        if (fn(ctx, dims[o], PQgetvalue(res, i, 1),
+               strtoull(PQgetvalue(res, i, 2), NULL, 10)) != 0)
+            rc = store_fail(err, CORE_STORE_EIO,
+                            "store: run breakdown: stopped by the caller");
+    }
+    PQclear(res);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* Export                                                              */
 /* ------------------------------------------------------------------ */

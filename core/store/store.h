@@ -279,6 +279,17 @@ int core_store_log_append(struct core_store *s,
                           const struct core_store_log_entry *e, int *inserted,
                           struct core_store_error *err);
 
+/*
+ * Claim the submission of indicator_id to run_id for claimant (an opaque
+ * id of the caller, e.g. its invocation id).  The first claim wins and is
+ * kept; *mine is 1 when the stored claim is claimant's (new, or left by
+ * an earlier execution of the same caller), 0 when another caller holds
+ * it.  The indicator must be in source_indicators (EREJECT otherwise).
+ */
+int core_store_claim_submission(struct core_store *s, const char *indicator_id,
+                                const char *run_id, const char *claimant,
+                                int *mine, struct core_store_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Queries and export                                                  */
 /* ------------------------------------------------------------------ */
@@ -314,6 +325,49 @@ struct core_store_run_counts {
 int core_store_run_counts(struct core_store *s, const char *run_id,
                           struct core_store_run_counts *out,
                           struct core_store_error *err);
+
+/*
+ * Receives one source indicator: its id and its record as JSON object
+ * text (the raw record as imported, format of data/indicators.jsonl).
+ * Return 0 to continue, non-zero to stop (EIO).
+ */
+typedef int (*core_store_row_fn)(void *ctx, const char *id, const char *json,
+                                 size_t len);
+
+/*
+ * Call row for each of the n ids, in the order given.  ENOTFOUND (and
+ * no call at all) when one of them is not in source_indicators; the
+ * message names it.
+ */
+int core_store_fetch_indicators(struct core_store *s, char *const *ids,
+                                size_t n, core_store_row_fn row, void *ctx,
+                                struct core_store_error *err);
+
+/*
+ * The id of the run that was submitted or written last, copied into
+ * run_id (len bytes, truncated).  ENOTFOUND when there is none yet.
+ */
+int core_store_latest_run(struct core_store *s, char *run_id, size_t len,
+                          struct core_store_error *err);
+
+/*
+ * Receives one group count.  dimension stays the same pointer for all
+ * the values of a dimension, which arrive together (largest count first).
+ * Return 0 to continue, non-zero to stop (EIO).
+ */
+typedef int (*core_store_breakdown_fn)(void *ctx, const char *dimension,
+                                       const char *value, uint64_t count);
+
+/*
+ * Counts of one run grouped by dimension, in this order: "status",
+ * "family", "indicator_type", "failed_at_stage" (of classifications rows;
+ * NULL shown as "(none)"), "plugin" ("<stage>:<plugin>@<version>#<reload
+ * generation>" of the stage results) and "model" ("<provider>/<model>" of
+ * the stage results).  Dimensions without rows are not reported.
+ */
+int core_store_run_breakdown(struct core_store *s, const char *run_id,
+                             core_store_breakdown_fn fn, void *ctx,
+                             struct core_store_error *err);
 
 enum core_store_export_table {
     CORE_STORE_EXPORT_CLASSIFICATIONS = 0,

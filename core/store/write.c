@@ -694,3 +694,48 @@ int core_store_log_append(struct core_store *s,
     PQclear(res);
     return CORE_STORE_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Submissions                                                         */
+/* ------------------------------------------------------------------ */
+
+int core_store_claim_submission(struct core_store *s, const char *indicator_id,
+                                const char *run_id, const char *claimant,
+                                int *mine, struct core_store_error *err)
+{
+    /*
+     * The SELECT does not see a row committed by a concurrent claim
+     * after this statement's snapshot; a second statement does.
+     */
+    const char *sql = "WITH ins AS (INSERT INTO submissions (indicator_id, "
+                      "run_id, claimant) VALUES ($1, $2, $3) ON CONFLICT DO "
+                      "NOTHING RETURNING claimant) SELECT claimant FROM ins "
+                      "UNION ALL SELECT claimant FROM submissions WHERE "
+                      "indicator_id = $1 AND run_id = $2 LIMIT 1";
+    const char *params[3] = {indicator_id, run_id, claimant};
+    PGresult *res = NULL;
+    int rc, attempt;
+
+    store_err_clear(err);
+    if (indicator_id == NULL || run_id == NULL || claimant == NULL ||
+        mine == NULL)
+        return store_fail(err, CORE_STORE_EINVAL,
+                          "store: claim submission: missing argument");
+    for (attempt = 0; attempt < 3; attempt++) {
+        rc = store_run(s, "claim submission", sql, 3, params, &res, err);
+        if (rc != CORE_STORE_OK)
+            return rc;
+        if (PQntuples(res) == 1)
+            break;
+        PQclear(res);
+        res = NULL;
+    }
+    if (res == NULL)
+        return store_fail(err, CORE_STORE_EDB,
+                          "store: claim submission of %.60s: no claim "
+                          "visible after 3 tries",
+                          indicator_id);
+    *mine = strcmp(PQgetvalue(res, 0, 0), claimant) == 0;
+    PQclear(res);
+    return CORE_STORE_OK;
+}

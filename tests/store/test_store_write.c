@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <cmocka.h>
 
 #include "pg_helper.h"
@@ -382,6 +383,132 @@ static void test_log_dedup_with_time_in_key(void **state)
     free(at);
 }
 
+static void test_claim_submission(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_error err;
+    int mine = -1;
+
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:A", "run-1",
+                                                 "inv-1", &mine, &err),
+                     0);
+    assert_int_equal(mine, 1);
+    /* The same invocation retried: still its claim. */
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:A", "run-1",
+                                                 "inv-1", &mine, &err),
+                     0);
+    assert_int_equal(mine, 1);
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:A", "run-1",
+                                                 "inv-2", &mine, &err),
+                     0);
+    assert_int_equal(mine, 0);
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:A", "run-2",
+                                                 "inv-2", &mine, &err),
+                     0);
+    assert_int_equal(mine, 1);
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:nope", "run-2",
+                                                 "inv-2", &mine, &err),
+                     CORE_STORE_EREJECT);
+    assert_int_equal(th_scalar(f->pg, "SELECT count(*) FROM submissions"), 2);
+}
+
+struct fetched {
+    int calls;
+    char ids[4][32];
+};
+
+static int on_row(void *ctx, const char *id, const char *json, size_t len)
+{
+    struct fetched *x = ctx;
+    cJSON *o = cJSON_ParseWithLength(json, len);
+
+    assert_non_null(o);
+    assert_string_equal(cJSON_GetObjectItem(o, "id")->valuestring, id);
+    cJSON_Delete(o);
+    snprintf(x->ids[x->calls++], sizeof(x->ids[0]), "%s", id);
+    return 0;
+}
+
+static void test_fetch_indicators(void **state)
+{
+    struct fixture *f = *state;
+    char *want[] = {"wdi:C", "wdi:A", "wdi:B"};
+    char *missing[] = {"wdi:A", "wdi:\"q\"\\z"};
+    struct core_store_error err;
+    struct fetched x = {0};
+
+    assert_int_equal(
+        core_store_fetch_indicators(f->s, want, 3, on_row, &x, &err), 0);
+    assert_int_equal(x.calls, 3);
+    assert_string_equal(x.ids[0], "wdi:C");
+    assert_string_equal(x.ids[2], "wdi:B");
+
+    x.calls = 0;
+    assert_int_equal(
+        core_store_fetch_indicators(f->s, missing, 2, on_row, &x, &err),
+        CORE_STORE_ENOTFOUND);
+    assert_int_equal(x.calls, 0);
+    assert_non_null(strstr(err.message, "wdi:\"q\"\\z"));
+}
+
+struct seen {
+    int calls;
+    char text[1024];
+};
+
+static int on_group(void *ctx, const char *dimension, const char *value,
+                    uint64_t count)
+{
+    struct seen *x = ctx;
+    size_t len = strlen(x->text);
+
+    x->calls++;
+    snprintf(x->text + len, sizeof(x->text) - len, "%s=%s:%llu;", dimension,
+             value, (unsigned long long)count);
+    return 0;
+}
+
+static void test_latest_run_and_breakdown(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome ok = {"wdi:A", "run-z", "completed", NULL, NULL};
+    struct core_store_outcome bad = {"wdi:C", "run-z", "failed", "type",
+                                     "timeout"};
+    struct core_store_error err;
+    struct seen x = {0};
+    char run[64];
+    int mine;
+
+    assert_int_equal(core_store_latest_run(f->s, run, sizeof(run), &err),
+                     CORE_STORE_ENOTFOUND);
+    assert_int_equal(
+        core_store_claim_submission(f->s, "wdi:B", "run-y", "inv", &mine, &err),
+        0);
+    assert_int_equal(core_store_latest_run(f->s, run, sizeof(run), &err), 0);
+    assert_string_equal(run, "run-y");
+
+    write_all_stages(f, "wdi:A", "run-z", NULL);
+    assert_int_equal(core_store_write_classification(f->s, &ok, &err), 0);
+    assert_int_equal(core_store_write_classification(f->s, &bad, &err), 0);
+    assert_int_equal(core_store_latest_run(f->s, run, sizeof(run), &err), 0);
+    assert_string_equal(run, "run-z");
+
+    assert_int_equal(
+        core_store_run_breakdown(f->s, "run-z", on_group, &x, &err), 0);
+    assert_string_equal(x.text,
+                        "status=completed:1;status=failed:1;"
+                        "family=(none):1;family=change-movement:1;"
+                        "indicator_type=(none):1;indicator_type=rate:1;"
+                        "failed_at_stage=type:1;"
+                        "plugin=boolean-review:family-llm@1.2.0#3:1;"
+                        "plugin=cumulative-detection:family-llm@1.2.0#3:1;"
+                        "plugin=family:family-llm@1.2.0#3:1;"
+                        "plugin=normalization:family-llm@1.2.0#3:1;"
+                        "plugin=time-inference:family-llm@1.2.0#3:1;"
+                        "plugin=type:family-llm@1.2.0#3:1;"
+                        "model=openai/gpt-test:6;");
+}
+
 struct hammer {
     struct core_store *s;
     int id;
@@ -464,6 +591,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_log_dedup_with_time_in_key, setup,
                                         teardown),
         cmocka_unit_test(test_stage_names),
+        cmocka_unit_test_setup_teardown(test_claim_submission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fetch_indicators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_latest_run_and_breakdown, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
