@@ -211,19 +211,24 @@ struct core_store_provenance {
 /*
  * Record the result of one stage for (indicator_id, run_id): the JSON
  * object text is stored whole and its known keys are copied into typed
- * columns (see the table below; a key missing or null gives NULL):
+ * columns (a key missing or null gives NULL; "a|b" means a, else b):
  *   normalization: original_units, parsed_scale, normalized_scale,
- *       parsed_unit_type, parsed_currency, parsing_confidence
+ *       parsed_unit_type|unit_type, parsed_currency|currency,
+ *       parsing_confidence|confidence
  *   time-inference: reporting_frequency, time_basis, confidence,
  *       reasoning, source_used (from the member "time" if the object has
  *       one, else from the object itself)
  *   cumulative-detection: is_cumulative, pattern_type, confidence,
- *       evidence, reasoning (from the member "cumulative" if present)
+ *       evidence, reasoning, from the member "cumulative" if present, else
+ *       from is_cumulative, cumulative_pattern, cumulative_confidence,
+ *       cumulative_reasoning, cumulative_evidence when cumulative_pattern
+ *       is present (the flat time-inference result), else the object
  *   family: family, confidence, reasoning
  *   type: indicator_type, temporal_aggregation, heat_map_orientation,
  *       confidence, reasoning
- *   boolean-review: passed, fields_wrong, reason, confidence
- *   final-review: status (-> review_status), corrections, reason,
+ *   boolean-review: passed, fields_wrong|incorrect_fields,
+ *       reason|reasoning, confidence
+ *   final-review: status (-> review_status), corrections, reason|reasoning,
  *       confidence
  * A rewrite of the same key replaces the row (the latest attempt wins).
  * EREJECT when a value is outside taxonomy.h or of the wrong type,
@@ -248,10 +253,11 @@ struct core_store_outcome {
  * Write the indicator's classifications row from its source row and the
  * stage results of this run (latest run wins).  A final review with
  * review_status "corrected" overrides the corrected fields (family,
- * indicator_type, temporal_aggregation, heat_map_orientation,
- * time_basis); review_status is the final review's, else "passed" when
- * the boolean review passed; overall_confidence is the mean of the
- * stage confidences present; provider/model are the type stage's.
+ * indicator_type, temporal_aggregation, heat_map_orientation, time_basis,
+ * reporting_frequency; corrections given as {"field": value} or as
+ * [{"field": name, "to": value}, ...]); review_status is the final review's,
+ * else "passed" when the boolean review passed; overall_confidence is the mean
+ * of the stage confidences present; provider/model are the type stage's.
  * ENOTFOUND when the indicator is not in source_indicators, EREJECT when
  * the family/type pair is not allowed by taxonomy.h.
  */

@@ -315,9 +315,12 @@ static const struct stage_def stages[CORE_STORE_STAGE_COUNT] = {
      {{"original_units", "result_text(j, 'original_units')"},
       {"parsed_scale", "result_text(j, 'parsed_scale')"},
       {"normalized_scale", "result_text(j, 'normalized_scale')"},
-      {"parsed_unit_type", "result_text(j, 'parsed_unit_type')"},
-      {"parsed_currency", "result_text(j, 'parsed_currency')"},
-      {"parsing_confidence", "result_real(j, 'parsing_confidence')"}}},
+      {"parsed_unit_type", "coalesce(result_text(j, 'parsed_unit_type'), "
+                           "result_text(j, 'unit_type'))"},
+      {"parsed_currency", "coalesce(result_text(j, 'parsed_currency'), "
+                          "result_text(j, 'currency'))"},
+      {"parsing_confidence", "coalesce(result_real(j, 'parsing_confidence'), "
+                             "result_real(j, 'confidence'))"}}},
     {"time-inference",
      "time_inference_results",
      "CASE WHEN jsonb_typeof(r->'time') = 'object' THEN r->'time' ELSE r END",
@@ -329,7 +332,11 @@ static const struct stage_def stages[CORE_STORE_STAGE_COUNT] = {
     {"cumulative-detection",
      "cumulative_detection_results",
      "CASE WHEN jsonb_typeof(r->'cumulative') = 'object' "
-     "THEN r->'cumulative' ELSE r END",
+     "THEN r->'cumulative' WHEN r ? 'cumulative_pattern' THEN "
+     "jsonb_build_object('is_cumulative', r->'is_cumulative', "
+     "'pattern_type', r->'cumulative_pattern', 'confidence', "
+     "r->'cumulative_confidence', 'reasoning', r->'cumulative_reasoning', "
+     "'evidence', r->'cumulative_evidence') ELSE r END",
      {{"is_cumulative", "result_bool(j, 'is_cumulative')"},
       {"pattern_type", "result_text(j, 'pattern_type')"},
       {"confidence", "result_real(j, 'confidence')"},
@@ -353,15 +360,18 @@ static const struct stage_def stages[CORE_STORE_STAGE_COUNT] = {
      "boolean_review_results",
      "r",
      {{"passed", "result_bool(j, 'passed')"},
-      {"fields_wrong", "result_any(j, 'fields_wrong')"},
-      {"reason", "result_text(j, 'reason')"},
+      {"fields_wrong", "coalesce(result_any(j, 'fields_wrong'), "
+                       "result_any(j, 'incorrect_fields'))"},
+      {"reason", "coalesce(result_text(j, 'reason'), "
+                 "result_text(j, 'reasoning'))"},
       {"confidence", "result_real(j, 'confidence')"}}},
     {"final-review",
      "final_review_results",
      "r",
      {{"review_status", "result_text(j, 'status')"},
       {"corrections", "result_any(j, 'corrections')"},
-      {"reason", "result_text(j, 'reason')"},
+      {"reason", "coalesce(result_text(j, 'reason'), "
+                 "result_text(j, 'reasoning'))"},
       {"confidence", "result_real(j, 'confidence')"}}},
 };
 
@@ -526,7 +536,8 @@ static const struct column classification_columns[] = {
     {"parsed_unit_type", "n.parsed_unit_type"},
     {"parsed_currency", "n.parsed_currency"},
     {"parsing_confidence", "n.parsing_confidence"},
-    {"reporting_frequency", "t.reporting_frequency"},
+    {"reporting_frequency",
+     "coalesce(fx.reporting_frequency, t.reporting_frequency)"},
     {"time_basis", "coalesce(fx.time_basis, t.time_basis)"},
     {"time_confidence", "t.confidence"},
     {"time_reasoning", "t.reasoning"},
@@ -579,13 +590,19 @@ static const char classification_from[] =
     " AND b.run_id = $2"
     " LEFT JOIN final_review_results fr ON fr.indicator_id = si.id"
     " AND fr.run_id = $2"
-    " LEFT JOIN LATERAL (SELECT fr.corrections->>'family' AS family,"
-    " fr.corrections->>'indicator_type' AS indicator_type,"
-    " fr.corrections->>'temporal_aggregation' AS temporal_aggregation,"
-    " fr.corrections->>'heat_map_orientation' AS heat_map_orientation,"
-    " fr.corrections->>'time_basis' AS time_basis) AS fx"
-    " ON fr.review_status = 'corrected'"
-    " AND jsonb_typeof(fr.corrections) = 'object'"
+    /* Corrections: {"field": value} or [{"field": f, "to": value}]. */
+    " LEFT JOIN LATERAL (SELECT m->>'family' AS family,"
+    " m->>'indicator_type' AS indicator_type,"
+    " m->>'temporal_aggregation' AS temporal_aggregation,"
+    " m->>'heat_map_orientation' AS heat_map_orientation,"
+    " m->>'time_basis' AS time_basis,"
+    " m->>'reporting_frequency' AS reporting_frequency"
+    " FROM (SELECT CASE jsonb_typeof(fr.corrections)"
+    " WHEN 'object' THEN fr.corrections"
+    " WHEN 'array' THEN (SELECT jsonb_object_agg(e->>'field', e->'to')"
+    " FROM jsonb_array_elements(fr.corrections) AS e"
+    " WHERE jsonb_typeof(e) = 'object' AND e->>'field' IS NOT NULL)"
+    " END AS m) AS mm) AS fx ON fr.review_status = 'corrected'"
     " WHERE si.id = $1";
 
 static int build_classification_sql(char *sql, size_t cap)

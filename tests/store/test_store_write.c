@@ -468,6 +468,75 @@ static int on_group(void *ctx, const char *dimension, const char *value,
     return 0;
 }
 
+/* The result shapes the bundled plugins emit (flat time + cumulative,
+ * unit_type/currency, incorrect_fields, a corrections array). */
+static void test_plugin_result_shapes(void **state)
+{
+    struct fixture *f = *state;
+    const char *time = "{\"reporting_frequency\": \"monthly\", "
+                       "\"time_basis\": \"point-in-time\", \"source_used\": "
+                       "\"periodicity\", \"confidence\": 0.7, "
+                       "\"reasoning\": \"t\", \"is_cumulative\": true, "
+                       "\"cumulative_pattern\": \"ytd\", "
+                       "\"cumulative_confidence\": 0.95, "
+                       "\"cumulative_reasoning\": \"resets\", "
+                       "\"cumulative_evidence\": {\"year_resets\": 2}}";
+    struct core_store_outcome o = {"wdi:C", "p", "completed", NULL, NULL};
+    struct core_store_error err;
+    char *v;
+
+    assert_int_equal(write(f, CORE_STORE_NORMALIZATION, "wdi:C", "p",
+                           "{\"parsed_scale\": \"millions\", \"unit_type\": "
+                           "\"currency-amount\", \"currency\": \"USD\", "
+                           "\"confidence\": 0.9}",
+                           &err),
+                     0);
+    assert_int_equal(
+        write(f, CORE_STORE_TIME_INFERENCE, "wdi:C", "p", time, &err), 0);
+    assert_int_equal(
+        write(f, CORE_STORE_CUMULATIVE_DETECTION, "wdi:C", "p", time, &err), 0);
+    assert_int_equal(write(f, CORE_STORE_FAMILY, "wdi:C", "p",
+                           "{\"family\": \"physical-fundamental\"}", &err),
+                     0);
+    assert_int_equal(write(f, CORE_STORE_TYPE, "wdi:C", "p",
+                           "{\"indicator_type\": \"stock\", "
+                           "\"family\": \"physical-fundamental\"}",
+                           &err),
+                     0);
+    assert_int_equal(write(f, CORE_STORE_BOOLEAN_REVIEW, "wdi:C", "p",
+                           "{\"passed\": false, \"incorrect_fields\": "
+                           "[{\"field\": \"indicator_type\"}], "
+                           "\"reasoning\": \"a flow\"}",
+                           &err),
+                     0);
+    assert_int_equal(write(f, CORE_STORE_FINAL_REVIEW, "wdi:C", "p",
+                           "{\"status\": \"corrected\", \"corrections\": "
+                           "[{\"field\": \"indicator_type\", \"from\": "
+                           "\"stock\", \"to\": \"flow\"}, {\"field\": "
+                           "\"temporal_aggregation\", \"to\": "
+                           "\"period-cumulative\"}], \"reasoning\": \"ytd\"}",
+                           &err),
+                     0);
+    assert_int_equal(core_store_write_classification(f->s, &o, &err), 0);
+
+    v = th_text(f->pg,
+                "SELECT concat_ws('|', parsed_unit_type, parsed_currency, "
+                "parsing_confidence, reporting_frequency, time_confidence, "
+                "is_cumulative, cumulative_pattern_type, "
+                "cumulative_confidence, cumulative_reasoning, family, "
+                "indicator_type, temporal_aggregation, "
+                "boolean_review_reason, review_status, final_review_reason) "
+                "FROM classifications");
+    assert_string_equal(v, "currency-amount|USD|0.9|monthly|0.7|t|ytd|"
+                           "0.95|resets|physical-fundamental|flow|"
+                           "period-cumulative|a flow|corrected|ytd");
+    free(v);
+    v = th_text(f->pg, "SELECT evidence::text FROM "
+                       "cumulative_detection_results");
+    assert_string_equal(v, "{\"year_resets\": 2}");
+    free(v);
+}
+
 static void test_latest_run_and_breakdown(void **state)
 {
     struct fixture *f = *state;
@@ -594,6 +663,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_claim_submission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fetch_indicators, setup, teardown),
         cmocka_unit_test_setup_teardown(test_latest_run_and_breakdown, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_plugin_result_shapes, setup,
                                         teardown),
     };
 
