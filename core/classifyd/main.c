@@ -18,8 +18,13 @@
 
 #include "common/log.h"
 #include "config/config.h"
+#include "http/endpoint.h"
+#include "http/restate_app.h"
+#include "restate/restate.h"
 #include "stage/call.h"
 #include "stage/pipeline.h"
+#include "store/store.h"
+#include "workflow/workflow.h"
 
 #define EXIT_USAGE 2
 
@@ -37,6 +42,15 @@ struct daemon {
     struct stage_direct_env env;
     atomic_int cancel;
     sigset_t signals;
+
+    struct core_store *store;
+    struct workflow_llm *llms;
+    size_t n_llms;
+    struct workflow_host host;
+    rs_registry *registry;
+    struct core_http_restate binding;
+    struct core_http_app app;
+    struct core_http_endpoint *endpoint;
 };
 
 static void usage(FILE *f)
@@ -190,20 +204,102 @@ static int check_config(const struct classify_config *cfg)
 /* The running daemon                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Start the listeners.  Returns 0 or -1 (already logged). */
-static int services_start(struct daemon *d)
+/* Open the database and apply the migrations.  0 or -1 (logged). */
+static int store_start(struct daemon *d)
 {
-    log_info("classifyd",
-             "pipeline ready; service endpoint address %s, "
-             "database pool %d",
-             d->cfg->listen, d->cfg->database_pool_size);
+    struct core_store_options opts = {0};
+    struct core_store_error err;
+
+    opts.conninfo = d->cfg->database;
+    opts.pool_size = (unsigned)d->cfg->database_pool_size;
+    if (core_store_open(&opts, &d->store, &err) != 0 ||
+        core_store_migrate(d->store, &err) != 0) {
+        log_error("classifyd", "database: %s", err.message);
+        return -1;
+    }
+    log_info("classifyd", "database schema version %u; %s",
+             core_store_schema_version(d->store),
+             core_store_has_timescale(d->store)
+                 ? "TimescaleDB: processing_log is a hypertable"
+                 : "TimescaleDB not available: plain PostgreSQL tables");
     return 0;
 }
 
-/* Stop the listeners and wait for in-flight calls. */
+/* The Restate services of the active pipeline.  0 or -1 (logged). */
+static int registry_build(struct daemon *d)
+{
+    struct pipeline *p = pipeline_holder_acquire(&d->pipelines);
+    char err[256];
+    int rc;
+
+    d->host.config = d->cfg;
+    d->host.pipelines = &d->pipelines;
+    d->host.store = d->store;
+    d->host.llms = d->llms;
+    d->host.n_llms = d->n_llms;
+    d->registry = rs_registry_new();
+    rc = d->registry != NULL && p != NULL
+             ? workflow_register(d->registry, &d->host, p, err, sizeof(err))
+             : (snprintf(err, sizeof(err), "out of memory"), -1);
+    if (p != NULL)
+        pipeline_release(p);
+    if (rc != 0)
+        log_error("classifyd", "services: %s", err);
+    return rc;
+}
+
+static void session_config(const struct classify_config *cfg,
+                           rs_session_config *sc)
+{
+    rs_session_config_init(sc);
+    sc->run_max_attempts = (uint32_t)cfg->retry_max_attempts;
+    sc->run_initial_delay_ms = (uint64_t)cfg->retry_initial_delay_ms;
+    sc->run_max_delay_ms = (uint64_t)cfg->retry_max_delay_ms;
+}
+
+/* Start the database, the LLM providers and the service endpoint.
+ * Returns 0 or -1 (already logged). */
+static int services_start(struct daemon *d)
+{
+    struct core_http_limits limits = {0};
+    rs_session_config sc;
+    cls_error err = {CLS_OK, ""};
+
+    if (store_start(d) != 0)
+        return -1;
+    if (workflow_llms_create(d->cfg, &d->llms, &d->n_llms, &err) != 0) {
+        log_error("classifyd", "%s", err.message);
+        return -1;
+    }
+    if (registry_build(d) != 0)
+        return -1;
+
+    session_config(d->cfg, &sc);
+    core_http_restate_app(&d->binding, d->registry, &sc, &d->app);
+    limits.max_body_bytes = (size_t)d->cfg->max_request_bytes;
+    d->endpoint = core_http_start(d->cfg->listen, &d->app, &limits);
+    if (d->endpoint == NULL) {
+        log_error("classifyd", "cannot serve on %s", d->cfg->listen);
+        return -1;
+    }
+    log_info("classifyd", "serving the Restate endpoint on %s", d->cfg->listen);
+    return 0;
+}
+
+/* Stop the endpoint (waiting for in-flight calls) and release the rest. */
 static void services_stop(struct daemon *d)
 {
     atomic_store(&d->cancel, 1);
+    if (d->endpoint != NULL)
+        core_http_stop(d->endpoint);
+    d->endpoint = NULL;
+    rs_registry_free(d->registry);
+    d->registry = NULL;
+    workflow_host_fini(&d->host);
+    workflow_llms_destroy(d->llms, d->n_llms);
+    d->llms = NULL;
+    core_store_close(d->store);
+    d->store = NULL;
     log_info("classifyd", "services stopped");
 }
 
@@ -233,7 +329,7 @@ static int run(struct classify_config *cfg)
         .max_delay_ms = (unsigned)cfg->retry_max_delay_ms};
     struct daemon d = {.cfg = cfg};
     struct pipeline *p;
-    int problems = 0;
+    int problems = 0, rc;
 
     sigemptyset(&d.signals);
     sigaddset(&d.signals, SIGTERM);
@@ -253,13 +349,13 @@ static int run(struct classify_config *cfg)
     }
     pipeline_holder_swap(&d.pipelines, p);
 
-    if (services_start(&d) == 0) {
+    rc = services_start(&d);
+    if (rc == 0)
         wait_for_shutdown(&d);
-        services_stop(&d);
-    }
+    services_stop(&d);
     pipeline_holder_fini(&d.pipelines);
     log_info("classifyd", "stopped");
-    return EXIT_SUCCESS;
+    return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
 
 int main(int argc, char **argv)

@@ -58,35 +58,16 @@ fi
 "$classifyd" --version | grep -q 'stage ABI 1\.' ||
     { echo "FAIL: --version"; fail=1; }
 
-# Run mode: loads the pipeline, keeps running through SIGHUP (reserved),
-# and shuts down cleanly on SIGTERM.
-# wait_for PATTERN: until the daemon logs it (10 s at most, or it exits).
-wait_for() {
-    tries=0
-    until grep -q "$1" "$tmp/run.out"; do
-        tries=$((tries + 1))
-        if [ $tries -gt 100 ] || ! kill -0 $pid 2>/dev/null; then
-            echo "FAIL: classifyd did not log: $1"; cat "$tmp/run.out"
-            fail=1
-            return 1
-        fi
-        sleep 0.1
-    done
-}
-
-"$classifyd" --config "$tmp/good.conf" --listen 127.0.0.1:19080 \
-    > "$tmp/run.out" 2>&1 &
-pid=$!
-wait_for 'pipeline ready'
-kill -HUP $pid 2>/dev/null
-wait_for 'SIGHUP received'
-kill -TERM $pid 2>/dev/null
-wait $pid
+# Run mode without a database: refuses to start, stops cleanly, exit 1.
+# (tests/config/run_daemon.sh covers serving, with a private PostgreSQL.)
+"$classifyd" --config "$tmp/good.conf" \
+    --database "host=127.0.0.1 port=1 dbname=none connect_timeout=5" \
+    > "$tmp/run.out" 2>&1
 rc=$?
-if [ $rc -ne 0 ] || ! grep -q 'SIGTERM received, shutting down' "$tmp/run.out" ||
+if [ $rc -ne 1 ] || ! grep -q 'ERROR \[classifyd\] database: ' "$tmp/run.out" ||
     ! grep -q 'unloaded template 1.0.0' "$tmp/run.out" ||
-    ! grep -q '127.0.0.1:19080' "$tmp/run.out"; then
-    echo "FAIL: run mode (exit $rc)"
+    ! grep -q 'INFO  \[classifyd\] stopped' "$tmp/run.out"; then
+    echo "FAIL: run mode without a database (exit $rc)"
     cat "$tmp/run.out"
     fail=1
 fi
