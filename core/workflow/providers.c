@@ -37,32 +37,50 @@ static int create_one(const struct config_provider *cp,
     return llm_provider_create(&s, &out->provider, err) == CLS_OK ? 0 : -1;
 }
 
+/* Non-zero when some stage of cfg is configured with provider p. */
+static int in_use(const struct classify_config *cfg,
+                  const struct config_provider *p)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_stages; i++) {
+        if (strcmp(cfg->stages[i].provider, p->name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int workflow_llms_create(const struct classify_config *cfg,
                          struct workflow_llm **out, size_t *n, cls_error *err)
 {
     struct workflow_llm *llms;
-    size_t i;
+    size_t i, made = 0;
 
     *out = NULL;
     *n = 0;
     if (cfg->n_providers == 0)
         return 0;
     llms = calloc(cfg->n_providers, sizeof(*llms));
-    if (llms == NULL)
-        return cls_error_set(err, CLS_ENOMEM, "providers: out of memory"), -1;
+    if (llms == NULL) {
+        cls_error_set(err, CLS_ENOMEM, "providers: out of memory");
+        return -1;
+    }
     for (i = 0; i < cfg->n_providers; i++) {
-        if (create_one(&cfg->providers[i], &llms[i], err) != 0) {
-            workflow_llms_destroy(llms, i);
+        const struct config_provider *cp = &cfg->providers[i];
+
+        if (!in_use(cfg, cp))
+            continue; /* a key nobody needs need not be set */
+        if (create_one(cp, &llms[made], err) != 0) {
+            workflow_llms_destroy(llms, made);
             return -1;
         }
-        log_info("llm", "provider %s: %s, model %s, key from $%s",
-                 cfg->providers[i].name, cfg->providers[i].kind,
-                 cfg->providers[i].model,
-                 cfg->providers[i].api_key_env ? cfg->providers[i].api_key_env
-                                               : "(none)");
+        made++;
+        log_info("llm", "provider %s: %s, model %s, key from $%s", cp->name,
+                 cp->kind, cp->model,
+                 cp->api_key_env ? cp->api_key_env : "(none)");
     }
     *out = llms;
-    *n = cfg->n_providers;
+    *n = made;
     return 0;
 }
 
