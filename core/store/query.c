@@ -239,45 +239,39 @@ int core_store_latest_run(struct core_store *s, char *run_id, size_t len,
     return CORE_STORE_OK;
 }
 
-#define STAGE_ROWS(name, table)                                                \
-    "SELECT '" name "' AS stage, plugin, plugin_version, generation, "         \
-    "provider, model FROM " table " WHERE run_id = $1"
+/* Who produced the stage results of run $1, one row per result. */
+#define STAGE_COLUMNS "plugin, plugin_version, generation, provider, model"
 
 static const char breakdown_sql[] =
-    "WITH c AS (SELECT * FROM classifications WHERE run_id = $1), "
-    "r AS (" STAGE_ROWS(
-        "normalization",
-        "normalization_results") " UNION "
-                                 "ALL"
-                                 " " STAGE_ROWS(
-                                     "time-inference",
-                                     "time_inference_results") " UNION "
-                                                               "ALL"
-                                                               " " STAGE_ROWS("cumulati"
-                                                                              "ve-"
-                                                                              "detectio"
-                                                                              "n",
-                                                                              "cumulati"
-                                                                              "ve_"
-                                                                              "detectio"
-                                                                              "n_"
-                                                                              "results") " UNION ALL " STAGE_ROWS("family",
-                                                                                                                  "family_results") " UNION ALL " STAGE_ROWS("type",
-                                                                                                                                                             "type_results") " UNION ALL " STAGE_ROWS("boolean-review", "boolean_review_results") " UNION ALL " STAGE_ROWS("final-review", "final_review_results") ") "
-                                                                                                                                                                                                                                                                                                                   "SELECT o, v, n FROM ("
-                                                                                                                                                                                                                                                                                                                   "SELECT 0 AS o, status AS v, count(*) AS n FROM c GROUP BY 2 "
-                                                                                                                                                                                                                                                                                                                   "UNION ALL SELECT 1, coalesce(family, '(none)'), count(*) FROM c "
-                                                                                                                                                                                                                                                                                                                   "GROUP BY 2 "
-                                                                                                                                                                                                                                                                                                                   "UNION ALL SELECT 2, coalesce(indicator_type, '(none)'), count(*) "
-                                                                                                                                                                                                                                                                                                                   "FROM c GROUP BY 2 "
-                                                                                                                                                                                                                                                                                                                   "UNION ALL SELECT 3, failed_at_stage, count(*) FROM c WHERE "
-                                                                                                                                                                                                                                                                                                                   "failed_at_stage IS NOT NULL GROUP BY 2 "
-                                                                                                                                                                                                                                                                                                                   "UNION ALL SELECT 4, stage || ':' || plugin || '@' || "
-                                                                                                                                                                                                                                                                                                                   "coalesce(plugin_version, '-') || '#' || generation, count(*) FROM r "
-                                                                                                                                                                                                                                                                                                                   "GROUP BY 2 "
-                                                                                                                                                                                                                                                                                                                   "UNION ALL SELECT 5, coalesce(provider, '-') || '/' || "
-                                                                                                                                                                                                                                                                                                                   "coalesce(model, '-'), count(*) FROM r GROUP BY 2"
-                                                                                                                                                                                                                                                                                                                   ") AS x ORDER BY o, n DESC, v";
+    "WITH c AS (SELECT * FROM classifications WHERE run_id = $1), r AS ("
+    "SELECT 'normalization' AS stage, " STAGE_COLUMNS
+    " FROM normalization_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'time-inference' AS stage, " STAGE_COLUMNS
+    " FROM time_inference_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'cumulative-detection' AS stage, " STAGE_COLUMNS
+    " FROM cumulative_detection_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'family' AS stage, " STAGE_COLUMNS
+    " FROM family_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'type' AS stage, " STAGE_COLUMNS
+    " FROM type_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'boolean-review' AS stage, " STAGE_COLUMNS
+    " FROM boolean_review_results WHERE run_id = $1 "
+    "UNION ALL SELECT 'final-review' AS stage, " STAGE_COLUMNS
+    " FROM final_review_results WHERE run_id = $1 "
+    ") SELECT o, v, n FROM ("
+    "SELECT 0 AS o, status AS v, count(*) AS n FROM c GROUP BY 2 "
+    "UNION ALL SELECT 1, coalesce(family, '(none)'), count(*) FROM c "
+    "GROUP BY 2 "
+    "UNION ALL SELECT 2, coalesce(indicator_type, '(none)'), count(*) "
+    "FROM c GROUP BY 2 "
+    "UNION ALL SELECT 3, failed_at_stage, count(*) FROM c WHERE "
+    "failed_at_stage IS NOT NULL GROUP BY 2 "
+    "UNION ALL SELECT 4, stage || ':' || plugin || '@' || "
+    "coalesce(plugin_version, '-') || '#' || generation, count(*) FROM r "
+    "GROUP BY 2 "
+    "UNION ALL SELECT 5, coalesce(provider, '-') || '/' || "
+    "coalesce(model, '-'), count(*) FROM r GROUP BY 2"
+    ") AS x ORDER BY o, n DESC, v";
 
 int core_store_run_breakdown(struct core_store *s, const char *run_id,
                              core_store_breakdown_fn fn, void *ctx,
