@@ -40,11 +40,12 @@ PG_DIR=
 PG_PORT=
 PG_SOCKET_DIR=
 
-# pg_as_owner CMD...: run CMD as the user that owns the cluster.
+# pg_as_owner CMD...: run CMD as the user that owns the cluster, from a
+# directory that user can enter (the caller's may be private, e.g. /root).
 pg_as_owner()
 {
     if [ "$(id -u)" -eq 0 ]; then
-        runuser -u postgres -- "$@"
+        (cd "${PG_DIR:-/}" && runuser -u postgres -- "$@")
     else
         "$@"
     fi
