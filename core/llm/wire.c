@@ -277,8 +277,13 @@ void llm_wire_error_message(const char *body, char *buf, size_t len)
 
     if (msg == NULL && cJSON_IsString(err))
         msg = err->valuestring;
+    if (type == NULL) {
+        type = code;
+        code = NULL;
+    }
     snprintf(buf, len, "%s%s%s%s%s", type ? type : "", code ? "/" : "",
-             code ? code : "", (type || code) && msg ? ": " : "",
-             msg ? msg : "");
+             code ? code : "", type && msg ? ": " : "", msg ? msg : "");
+    if (buf[0] == '\0' && body != NULL && len > 0)
+        snprintf(buf, len, "%.120s", body); /* not a JSON error body */
     cJSON_Delete(root);
 }
