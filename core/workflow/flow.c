@@ -239,6 +239,9 @@ static int outcome_step(void *arg, rs_run_result *r)
     };
     struct core_store_error err;
 
+    if (stage != NULL) /* logged here: a step runs once, replays do not */
+        log_warn(WF_LOG, "%s@%s failed at %s: %s", f->indicator_id, f->run_id,
+                 stage, job->message);
     if (core_store_write_classification(f->wh->store, &o, &err) != 0)
         return store_failed(r, "write classification", &err);
     if (log_event(f, stage ? stage : "workflow", job->event, job->message,
@@ -306,11 +309,12 @@ static rs_status fail_run(struct flow *f, const struct plan_stage *stage,
     struct persist_job job = {f, stage, NULL, "failed", error};
     rs_bytes ignored;
 
-    log_warn(WF_LOG, "%s@%s failed at %s: %s", f->indicator_id, f->run_id,
-             stage->name, error);
     f->failed = 1;
     if (f->wh->store != NULL)
         RS_TRY(rs_run(f->ctx, "fail", outcome_step, &job, &ignored));
+    else
+        log_warn(WF_LOG, "%s@%s failed at %s: %s", f->indicator_id, f->run_id,
+                 stage->name, error);
     RS_TRY(publish(f, "failed", error));
     return finish(f, 0, stage->name, error);
 }
