@@ -126,22 +126,42 @@ cls_status workflow_direct_llm(void *arg, cls_call *call,
     return complete(arg, NULL, call, req, reply, err);
 }
 
+/*
+ * Who answered: what the stage says it used (it knows about a fall-back
+ * to its rules), else what the host saw.
+ */
+static void answered_by(const cJSON *result, const struct stage_job *job,
+                        const char **provider, const char **model)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(result, "provider");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(result, "model");
+
+    *provider = job->answered ? job->provider : "rules";
+    *model = job->answered ? job->model : NULL;
+    if (cJSON_IsString(p) && p->valuestring[0] != '\0') {
+        *provider = p->valuestring;
+        *model = cJSON_IsString(m) ? m->valuestring : NULL;
+    }
+}
+
 static cJSON *provenance(const struct cls_host *h, const struct pipeline *p,
-                         const struct stage_job *job, uint32_t latency_ms)
+                         const struct stage_job *job, const cJSON *result,
+                         uint32_t latency_ms)
 {
     cJSON *o = cJSON_CreateObject();
+    const char *provider, *model;
 
     if (o == NULL)
         return NULL;
+    answered_by(result, job, &provider, &model);
     cJSON_AddStringToObject(o, "plugin", h->name);
     cJSON_AddStringToObject(o, "version", h->version);
     cJSON_AddStringToObject(o, "build_id", h->build_id);
     cJSON_AddNumberToObject(o, "generation", h->generation);
     cJSON_AddNumberToObject(o, "pipeline", p->id);
-    cJSON_AddStringToObject(o, "provider",
-                            job->answered ? job->provider : "rules");
-    if (job->answered)
-        cJSON_AddStringToObject(o, "model", job->model);
+    cJSON_AddStringToObject(o, "provider", provider);
+    if (model != NULL)
+        cJSON_AddStringToObject(o, "model", model);
     else
         cJSON_AddNullToObject(o, "model");
     cJSON_AddNumberToObject(o, "input_tokens", (double)job->input_tokens);
@@ -167,7 +187,7 @@ static int emit_result(rs_run_result *r, const char *output,
 {
     cJSON *wrap = cJSON_CreateObject();
     cJSON *result = cJSON_Parse(output);
-    cJSON *prov = provenance(h, p, job, latency_ms);
+    cJSON *prov = provenance(h, p, job, result, latency_ms);
     int rc = -1;
 
     if (wrap == NULL || result == NULL || prov == NULL)
