@@ -251,8 +251,11 @@ struct core_store_outcome {
 
 /*
  * Write the indicator's classifications row from its source row and the
- * stage results of this run (latest run wins).  A final review with
- * review_status "corrected" overrides the corrected fields (family,
+ * stage results of this run.  The row follows the run submitted last (by
+ * core_store_claim_submission() time; a run without a claim counts as the
+ * newest): a write for an older run than the stored one changes nothing
+ * and returns OK, so a late replay cannot overwrite a newer result.  A final
+ * review with review_status "corrected" overrides the corrected fields (family,
  * indicator_type, temporal_aggregation, heat_map_orientation, time_basis,
  * reporting_frequency; corrections given as {"field": value} or as
  * [{"field": name, "to": value}, ...]); review_status is the final review's,

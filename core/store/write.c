@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/log.h"
 #include "store/store_internal.h"
 
 /* ------------------------------------------------------------------ */
@@ -605,12 +606,26 @@ static const char classification_from[] =
     " END AS m) AS mm) AS fx ON fr.review_status = 'corrected'"
     " WHERE si.id = $1";
 
+/*
+ * The row follows the run submitted last: a write for a run claimed
+ * before the row's run (a late replay of an old run) leaves it alone.  A
+ * run without a claim counts as the newest.
+ */
+static const char classification_newer[] =
+    " WHERE classifications.run_id = EXCLUDED.run_id OR "
+    "coalesce((SELECT claimed_at FROM submissions s WHERE s.indicator_id = "
+    "EXCLUDED.indicator_id AND s.run_id = EXCLUDED.run_id), 'infinity') >= "
+    "coalesce((SELECT claimed_at FROM submissions s WHERE s.indicator_id = "
+    "classifications.indicator_id AND s.run_id = classifications.run_id), "
+    "'-infinity')";
+
 static int build_classification_sql(char *sql, size_t cap)
 {
     size_t len = 0, i;
     int bad = 0;
 
-    bad |= add(sql, cap, &len, "INSERT INTO classifications (indicator_id");
+    bad |= add(sql, cap, &len,
+               "WITH up AS (INSERT INTO classifications (indicator_id");
     for (i = 0; classification_columns[i].name != NULL; i++) {
         bad |= add(sql, cap, &len, ", ");
         bad |= add(sql, cap, &len, classification_columns[i].name);
@@ -630,7 +645,10 @@ static int build_classification_sql(char *sql, size_t cap)
         bad |= add(sql, cap, &len, " = EXCLUDED.");
         bad |= add(sql, cap, &len, classification_columns[i].name);
     }
-    bad |= add(sql, cap, &len, " RETURNING 1");
+    bad |= add(sql, cap, &len, classification_newer);
+    bad |= add(sql, cap, &len,
+               " RETURNING 1) SELECT (SELECT count(*) FROM up), EXISTS "
+               "(SELECT 1 FROM source_indicators WHERE id = $1)");
     return bad ? -1 : 0;
 }
 
@@ -641,7 +659,7 @@ int core_store_write_classification(struct core_store *s,
     char sql[8192], what[96];
     const char *params[5];
     PGresult *res = NULL;
-    int rc, found;
+    int rc, found, written;
 
     store_err_clear(err);
     if (o == NULL || o->indicator_id == NULL || o->run_id == NULL ||
@@ -662,11 +680,17 @@ int core_store_write_classification(struct core_store *s,
     rc = store_run(s, what, sql, 5, params, &res, err);
     if (rc != CORE_STORE_OK)
         return rc;
-    found = PQntuples(res) > 0;
+    written = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    found = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
     PQclear(res);
     if (!found)
         return store_fail(err, CORE_STORE_ENOTFOUND,
                           "store: %s: not in source_indicators", what);
+    if (!written)
+        log_debug(STORE_TAG,
+                  "%s: run %.64s is older than the stored run, "
+                  "row kept",
+                  what, o->run_id);
     return CORE_STORE_OK;
 }
 

@@ -288,6 +288,38 @@ static void test_latest_run_wins_and_failure(void **state)
                      CORE_STORE_ENOTFOUND);
 }
 
+static void test_late_replay_of_older_run(void **state)
+{
+    struct fixture *f = *state;
+    struct core_store_outcome old = {"wdi:B", "run-old", "failed", "family",
+                                     "late"};
+    struct core_store_outcome cur = {"wdi:B", "run-new", "completed", NULL,
+                                     NULL};
+    struct core_store_status st;
+    struct core_store_error err;
+    int mine;
+
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:B", "run-old", "i1",
+                                                 &mine, &err),
+                     0);
+    th_exec(f->pg, "UPDATE submissions SET claimed_at = now() - "
+                   "interval '1 hour'");
+    assert_int_equal(core_store_claim_submission(f->s, "wdi:B", "run-new", "i2",
+                                                 &mine, &err),
+                     0);
+    assert_int_equal(core_store_write_classification(f->s, &cur, &err), 0);
+    assert_int_equal(core_store_write_classification(f->s, &old, &err), 0);
+    assert_int_equal(core_store_indicator_status(f->s, "wdi:B", &st, &err), 0);
+    assert_string_equal(st.run_id, "run-new");
+    assert_string_equal(st.status, "completed");
+
+    /* The same run may rewrite its own row. */
+    cur.status = "failed";
+    assert_int_equal(core_store_write_classification(f->s, &cur, &err), 0);
+    assert_int_equal(core_store_indicator_status(f->s, "wdi:B", &st, &err), 0);
+    assert_string_equal(st.status, "failed");
+}
+
 static void test_select_ids(void **state)
 {
     struct fixture *f = *state;
@@ -651,6 +683,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_classification_row, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_latest_run_wins_and_failure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_late_replay_of_older_run, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_select_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reconnects_once, setup, teardown),
