@@ -109,7 +109,21 @@ static const struct {
     {"review_statuses", CV_REVIEW_STATUSES},
 };
 
-static int expand_one(const char *name, size_t n, struct sk_buf *b)
+/* The types family allows, joined like cv_join; returns 0, or -1 when
+ * family allows none (not a family). */
+static int join_family_types(const char *family, int quoted, struct sk_buf *b)
+{
+    const char *type;
+    size_t i;
+
+    for (i = 0; (type = cv_family_type_at(family, i)) != NULL; i++)
+        sk_buf_printf(b, "%s%s%s%s", i ? ", " : "", quoted ? "\"" : "", type,
+                      quoted ? "\"" : "");
+    return i > 0 ? 0 : -1;
+}
+
+static int expand_one(const char *name, size_t n, const char *family,
+                      struct sk_buf *b)
 {
     char text[2048];
     int quoted = 0;
@@ -124,24 +138,32 @@ static int expand_one(const char *name, size_t n, struct sk_buf *b)
         sk_buf_add(b, text, (size_t)-1);
         return 0;
     }
+    if (family != NULL && n == strlen("types") && memcmp(name, "types", n) == 0)
+        return join_family_types(family, quoted, b);
     for (i = 0; i < sizeof(placeholder_lists) / sizeof(placeholder_lists[0]);
          i++) {
         if (strlen(placeholder_lists[i].name) != n ||
             memcmp(placeholder_lists[i].name, name, n) != 0)
             continue;
-        cv_join((enum cv_list)placeholder_lists[i].list, quoted ? ", " : ", ",
-                quoted, text, sizeof(text));
+        cv_join((enum cv_list)placeholder_lists[i].list, ", ", quoted, text,
+                sizeof(text));
         sk_buf_add(b, text, (size_t)-1);
         return 0;
     }
     return -1;
 }
 
-int sk_expand(const char *text, struct sk_buf *b, cls_error *err)
+int sk_expand_family(const char *text, const char *family, struct sk_buf *b,
+                     cls_error *err)
 {
     const char *p = text;
     const char *open;
 
+    if (family != NULL && cv_canonical(CV_FAMILIES, family) == NULL) {
+        cls_error_set(err, CLS_EINVAL, "prompt: \"%s\" is not a family",
+                      family);
+        return -1;
+    }
     while ((open = strstr(p, "{{")) != NULL) {
         const char *close = strstr(open + 2, "}}");
 
@@ -150,7 +172,7 @@ int sk_expand(const char *text, struct sk_buf *b, cls_error *err)
             cls_error_set(err, CLS_EINVAL, "prompt: \"{{\" without \"}}\"");
             return -1;
         }
-        if (expand_one(open + 2, (size_t)(close - open - 2), b) != 0) {
+        if (expand_one(open + 2, (size_t)(close - open - 2), family, b) != 0) {
             cls_error_set(err, CLS_EINVAL,
                           "prompt: unknown placeholder {{%.*s}}",
                           (int)(close - open - 2), open + 2);
@@ -162,13 +184,20 @@ int sk_expand(const char *text, struct sk_buf *b, cls_error *err)
     return 0;
 }
 
+int sk_expand(const char *text, struct sk_buf *b, cls_error *err)
+{
+    return sk_expand_family(text, NULL, b, err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Instance                                                            */
 /* ------------------------------------------------------------------ */
 
-/* Read dir/file through the host and expand it into instance memory. */
-static cls_status load_expanded(struct sk_stage *s, const char *dir,
-                                const char *file, char **out, cls_error *err)
+/* Read dir/file through the host and expand it (types scoped to family
+ * unless NULL) into instance memory. */
+static cls_status load_expanded(const struct sk_stage *s, const char *dir,
+                                const char *file, const char *family,
+                                char **out, cls_error *err)
 {
     char path[512];
     struct sk_buf b = {0};
@@ -185,7 +214,7 @@ static cls_status load_expanded(struct sk_stage *s, const char *dir,
         return cls_error_set(err, CLS_EINVAL, "%s: cannot read %s: %s", s->name,
                              path, why);
     }
-    if (sk_expand(raw, &b, err) != 0) {
+    if (sk_expand_family(raw, family, &b, err) != 0) {
         st = CLS_EINVAL;
         goto out;
     }
@@ -241,15 +270,28 @@ cls_status sk_create(const cls_host_api *api, cls_host *host, const char *name,
 
     st = read_options(s, &dir, err);
     if (st == CLS_OK && s->use_llm)
-        st = load_expanded(s, dir, "system.md", &s->system_prompt, err);
+        st = load_expanded(s, dir, "system.md", NULL, &s->system_prompt, err);
     if (st == CLS_OK && s->use_llm)
-        st = load_expanded(s, dir, "schema.json", &s->schema, err);
+        st = load_expanded(s, dir, "schema.json", NULL, &s->schema, err);
     if (st != CLS_OK) {
         sk_destroy(s);
         return st;
     }
     *out = s;
     return CLS_OK;
+}
+
+cls_status sk_load_family(const struct sk_stage *s, const char *file,
+                          const char *family, char **out, cls_error *err)
+{
+    const char *dir = NULL;
+
+    *out = NULL;
+    if (s->api->config_string(s->host, "prompt_dir", &dir) != CLS_OK)
+        return cls_error_set(err, CLS_EINVAL,
+                             "%s: option prompt_dir must be in the schema",
+                             s->name);
+    return load_expanded(s, dir, file, family, out, err);
 }
 
 void sk_destroy(struct sk_stage *s)
@@ -423,15 +465,31 @@ static void write_indicator(const cls_host_api *api, struct sk_buf *b,
     sk_buf_add(b, "}", 1);
 }
 
-cls_status sk_ask(const struct sk_stage *s, cls_call *call,
-                  const cls_json *input, const char *task, cls_llm_reply *reply,
-                  cls_error *err)
+/* name, then "_" and variant when not NULL, with '-' turned into '_'. */
+static void schema_name_of(const char *name, const char *variant, char *buf,
+                           size_t len)
+{
+    size_t i = 0;
+    const char *p;
+
+    for (p = name; *p != '\0' && i + 1 < len; p++)
+        buf[i++] = *p == '-' ? '_' : *p;
+    if (variant != NULL && i + 1 < len)
+        buf[i++] = '_';
+    for (p = variant; p != NULL && *p != '\0' && i + 1 < len; p++)
+        buf[i++] = *p == '-' ? '_' : *p;
+    buf[i] = '\0';
+}
+
+cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
+                         const cls_json *input, const char *task,
+                         const char *schema, const char *variant,
+                         cls_llm_reply *reply, cls_error *err)
 {
     const cls_host_api *api = s->api;
     struct sk_buf b = {0};
     cls_llm_request req;
     char schema_name[64];
-    size_t i;
     cls_status st;
 
     sk_buf_add(&b, task, (size_t)-1);
@@ -445,15 +503,13 @@ cls_status sk_ask(const struct sk_stage *s, cls_call *call,
         return cls_error_set(err, CLS_ENOMEM, "%s: user message", s->name);
     }
 
-    for (i = 0; s->name[i] != '\0' && i + 1 < sizeof(schema_name); i++)
-        schema_name[i] = s->name[i] == '-' ? '_' : s->name[i];
-    schema_name[i] = '\0';
+    schema_name_of(s->name, variant, schema_name, sizeof(schema_name));
     memset(&req, 0, sizeof(req));
     req.struct_size = sizeof(req);
     req.system_prompt = s->system_prompt;
     req.user_message = b.data;
     req.schema_name = schema_name;
-    req.response_schema = s->schema;
+    req.response_schema = schema;
     req.max_output_tokens = (uint32_t)s->max_output_tokens;
     req.temperature = s->temperature;
     memset(reply, 0, sizeof(*reply));
@@ -461,6 +517,13 @@ cls_status sk_ask(const struct sk_stage *s, cls_call *call,
     st = api->llm_complete(call, &req, reply, err);
     sk_buf_free(&b);
     return st;
+}
+
+cls_status sk_ask(const struct sk_stage *s, cls_call *call,
+                  const cls_json *input, const char *task, cls_llm_reply *reply,
+                  cls_error *err)
+{
+    return sk_ask_schema(s, call, input, task, s->schema, NULL, reply, err);
 }
 
 void sk_out_provenance(const struct sk_stage *s, cls_out *out,

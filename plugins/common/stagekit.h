@@ -90,6 +90,23 @@ void sk_destroy(struct sk_stage *s);
  */
 int sk_expand(const char *text, struct sk_buf *b, cls_error *err);
 
+/*
+ * sk_expand with {{types}} and {{types_json}} restricted to the types
+ * family allows (CLS_FAMILY_TYPES); family NULL expands like sk_expand.
+ * Returns 0, or -1 with err naming an unknown family or placeholder.
+ */
+int sk_expand_family(const char *text, const char *family, struct sk_buf *b,
+                     cls_error *err);
+
+/*
+ * Load prompt_dir/file of instance s, expanded with sk_expand_family for
+ * family, into *out (instance memory: release with s->api->free).
+ * Control thread (create()).  Returns CLS_OK, or CLS_EINVAL/CLS_ENOMEM
+ * with a message naming the file; *out is then NULL.
+ */
+cls_status sk_load_family(const struct sk_stage *s, const char *file,
+                          const char *family, char **out, cls_error *err);
+
 /* String member key of obj, or NULL (absent, null or not a string). */
 const char *sk_str(const cls_host_api *api, const cls_json *obj,
                    const char *key);
@@ -117,6 +134,17 @@ const cls_json *sk_result(const cls_host_api *api, const cls_json *input,
 cls_status sk_ask(const struct sk_stage *s, cls_call *call,
                   const cls_json *input, const char *task, cls_llm_reply *reply,
                   cls_error *err);
+
+/*
+ * sk_ask with response schema instead of the instance's, named after the
+ * stage and variant ("type_classification_price_value"; variant NULL
+ * gives the stage name alone) so providers cache per schema.  The system
+ * prompt is the instance's either way.  Worker thread of the call.
+ */
+cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
+                         const cls_json *input, const char *task,
+                         const char *schema, const char *variant,
+                         cls_llm_reply *reply, cls_error *err);
 
 /* Write provider and model of the answer into out: "rules" and
  * "deterministic", the reply's provider/model, or "rules-fallback". */

@@ -4,14 +4,18 @@
  *
  * The type is always one the family allows (CLS_FAMILY_TYPES): the rules
  * search the archetype catalogue within the family chosen by the family
- * stage, and an LLM reply with a type outside it is refused (and the
- * rules run when the config allows the fallback).
+ * stage.  An LLM is asked with the response schema of that family (built
+ * at create(), its indicator_type enum holding only the family's types),
+ * so every schema-valid reply is usable; the family check of the reply
+ * stays as a guard against providers that ignore the schema.  The system
+ * prompt is the same for every item.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "catalog.h"
 #include "classify/stage.h"
+#include "classify/taxonomy.h"
 #include "stagekit.h"
 #include "view.h"
 #include "vocab.h"
@@ -36,20 +40,96 @@ struct type_result {
     char reasoning[768];
 };
 
-static cls_status create(const cls_host_api *api, cls_host *host,
-                         void **instance, cls_error *err)
-{
-    return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
-}
+#define NAME(id, text) text,
+static const char *const families[] = {CLS_FAMILIES(NAME)};
+#undef NAME
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+/* The instance: the common frame plus one response schema per family. */
+struct type_stage {
+    struct sk_stage *sk;
+    char *schema[N_FAMILIES]; /* instance memory, NULL with provider rules */
+};
 
 static void destroy(void *instance)
 {
-    sk_destroy(instance);
+    struct type_stage *t = instance;
+    size_t i;
+
+    if (t == NULL)
+        return;
+    for (i = 0; i < N_FAMILIES; i++) {
+        if (t->schema[i] != NULL)
+            t->sk->api->free(t->sk->host, t->schema[i]);
+    }
+    {
+        const cls_host_api *api = t->sk->api;
+        cls_host *host = t->sk->host;
+
+        sk_destroy(t->sk);
+        api->free(host, t);
+    }
+}
+
+static cls_status create(const cls_host_api *api, cls_host *host,
+                         void **instance, cls_error *err)
+{
+    struct type_stage *t;
+    struct sk_stage *sk;
+    cls_status st;
+    size_t i;
+
+    st = sk_create(api, host, STAGE_NAME, &sk, err);
+    if (st != CLS_OK)
+        return st;
+    t = api->alloc(host, sizeof(*t));
+    if (t == NULL) {
+        sk_destroy(sk);
+        return cls_error_set(err, CLS_ENOMEM, STAGE_NAME ": instance");
+    }
+    memset(t, 0, sizeof(*t));
+    t->sk = sk;
+
+    for (i = 0; sk->use_llm && i < N_FAMILIES; i++) {
+        st = sk_load_family(sk, "schema.json", families[i], &t->schema[i], err);
+        if (st != CLS_OK) {
+            destroy(t);
+            return st;
+        }
+    }
+    *instance = t;
+    return CLS_OK;
+}
+
+/* Index of family in families[], or N_FAMILIES. */
+static size_t family_index(const char *family)
+{
+    size_t i;
+
+    for (i = 0; family != NULL && i < N_FAMILIES; i++) {
+        if (strcmp(families[i], family) == 0)
+            return i;
+    }
+    return N_FAMILIES;
+}
+
+/* The item's family: the family stage's, or the rules' when that is
+ * missing or not a family (the catalogue's last archetype always holds,
+ * so the rules always name one). */
+static const char *item_family(const struct view *v)
+{
+    const char *family = view_canonical(VF_FAMILY, v->value[VF_FAMILY]);
+    struct cat_verdict cv;
+
+    if (family != NULL)
+        return family;
+    cat_classify(&v->features, NULL, &cv);
+    return cv.family;
 }
 
 static void run_rules(const struct view *v, struct type_result *r)
 {
-    const char *family = view_canonical(VF_FAMILY, v->value[VF_FAMILY]);
+    const char *family = item_family(v);
     struct cat_verdict cv;
     const char *why = NULL;
     char hit[64];
@@ -76,11 +156,13 @@ static void run_rules(const struct view *v, struct type_result *r)
                  hit[0] ? "\"" : "", hit, hit[0] ? "\": " : "", why);
 }
 
+/* Map a reply asked with the schema of family onto r; CLS_FAIL when a
+ * field is unusable (only a provider that ignores the schema sends such a
+ * reply). */
 static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            const struct view *v, struct type_result *r,
+                            const char *family, struct type_result *r,
                             cls_error *err)
 {
-    const char *family = view_canonical(VF_FAMILY, v->value[VF_FAMILY]);
     const char *type = sk_reply_enum(api, o, "indicator_type", CV_TYPES);
     const char *why = sk_str(api, o, "reasoning");
 
@@ -95,7 +177,7 @@ static cls_status map_reply(const cls_host_api *api, const cls_json *o,
                                         "indicator_type, "
                                         "temporal_aggregation or "
                                         "heat_map_orientation");
-    if (family != NULL && !cv_family_allows(family, type))
+    if (!cv_family_allows(family, type))
         return cls_error_set(err, CLS_FAIL,
                              STAGE_NAME ": type %s is not allowed in "
                                         "family %s",
@@ -121,11 +203,13 @@ static cls_status emit(const cls_host_api *api, cls_out *out,
 static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
-    const struct sk_stage *s = instance;
+    const struct type_stage *t = instance;
+    const struct sk_stage *s = t->sk;
     const cls_host_api *api = s->api;
     struct type_result r;
     cls_llm_reply reply;
     struct view v;
+    const char *family;
     int fell_back = 0;
     cls_status st;
 
@@ -136,9 +220,15 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
         return emit(api, out, &r);
     }
 
-    st = sk_ask(s, call, input, task, &reply, err);
+    family = item_family(&v);
+    if (family_index(family) == N_FAMILIES)
+        return cls_error_set(err, CLS_FAIL,
+                             STAGE_NAME ": item %s: the rules name no family",
+                             api->call_item_id(call));
+    st = sk_ask_schema(s, call, input, task, t->schema[family_index(family)],
+                       family, &reply, err);
     if (st == CLS_OK)
-        st = map_reply(api, reply.object, &v, &r, err);
+        st = map_reply(api, reply.object, family, &r, err);
     if (st != CLS_OK) {
         if (!s->fallback)
             return st;
