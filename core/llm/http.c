@@ -4,6 +4,7 @@
  * threads independent; the header list is shared read-only.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,6 +15,64 @@
 
 /* Largest response body kept; a provider reply is a few kB. */
 #define BODY_MAX (8u << 20)
+
+struct llm_http_share {
+    CURLSH *sh;
+    pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access a,
+                       void *arg)
+{
+    struct llm_http_share *s = arg;
+
+    (void)h;
+    (void)a;
+    pthread_mutex_lock(&s->locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+    struct llm_http_share *s = arg;
+
+    (void)h;
+    pthread_mutex_unlock(&s->locks[data]);
+}
+
+struct llm_http_share *llm_http_share_create(void)
+{
+    struct llm_http_share *s = calloc(1, sizeof(*s));
+    int i;
+
+    if (s == NULL)
+        return NULL;
+    s->sh = curl_share_init();
+    if (s->sh == NULL) {
+        free(s);
+        return NULL;
+    }
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&s->locks[i], NULL);
+    curl_share_setopt(s->sh, CURLSHOPT_LOCKFUNC, share_lock);
+    curl_share_setopt(s->sh, CURLSHOPT_UNLOCKFUNC, share_unlock);
+    curl_share_setopt(s->sh, CURLSHOPT_USERDATA, s);
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    curl_share_setopt(s->sh, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    return s;
+}
+
+void llm_http_share_destroy(struct llm_http_share *s)
+{
+    int i;
+
+    if (s == NULL)
+        return;
+    curl_share_cleanup(s->sh);
+    for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_destroy(&s->locks[i]);
+    free(s);
+}
 
 static size_t on_body(char *data, size_t size, size_t n, void *arg)
 {
@@ -71,9 +130,10 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
-int llm_http_post(const char *url, const struct curl_slist *headers,
-                  const char *body, uint32_t timeout_ms,
-                  struct llm_http_reply *rep, char *why, size_t why_len)
+int llm_http_post(struct llm_http_share *share, const char *url,
+                  const struct curl_slist *headers, const char *body,
+                  uint32_t timeout_ms, struct llm_http_reply *rep, char *why,
+                  size_t why_len)
 {
     CURL *curl = curl_easy_init();
     CURLcode rc;
@@ -84,6 +144,8 @@ int llm_http_post(const char *url, const struct curl_slist *headers,
         snprintf(why, why_len, "curl_easy_init failed");
         return LLM_HTTP_ERROR;
     }
+    if (share != NULL)
+        curl_easy_setopt(curl, CURLOPT_SHARE, share->sh);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);

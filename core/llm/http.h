@@ -11,6 +11,18 @@
 #include "llm/llm_internal.h"
 
 struct curl_slist;
+struct llm_http_share;
+
+/*
+ * Connections, TLS sessions and DNS answers shared by every request of a
+ * provider, so calls reuse connections instead of a new TLS handshake
+ * each time.  Thread-safe (libcurl share locks backed by mutexes).
+ * Returns NULL on failure; requests then use private connections.
+ */
+struct llm_http_share *llm_http_share_create(void);
+
+/* Free a share no request is using.  NULL is accepted. */
+void llm_http_share_destroy(struct llm_http_share *share);
 
 enum llm_http_result {
     LLM_HTTP_OK = 0,      /* a response arrived (any status) */
@@ -27,14 +39,15 @@ struct llm_http_reply {
 
 /*
  * POST body to url with headers (read only, may be shared between
- * threads), waiting at most timeout_ms.  Fills *rep (free with
- * llm_http_reply_free(), also after a failure) and returns an
+ * threads) through share (may be NULL), waiting at most timeout_ms.  Fills *rep
+ * (free with llm_http_reply_free(), also after a failure) and returns an
  * llm_http_result; on failure why holds curl's reason.  Thread-safe once
  * curl_global_init() has run.
  */
-int llm_http_post(const char *url, const struct curl_slist *headers,
-                  const char *body, uint32_t timeout_ms,
-                  struct llm_http_reply *rep, char *why, size_t why_len);
+int llm_http_post(struct llm_http_share *share, const char *url,
+                  const struct curl_slist *headers, const char *body,
+                  uint32_t timeout_ms, struct llm_http_reply *rep, char *why,
+                  size_t why_len);
 
 /* Free what rep owns and zero it. */
 void llm_http_reply_free(struct llm_http_reply *rep);

@@ -31,13 +31,14 @@ struct llm_provider {
     char *url;
     struct curl_slist *headers; /* holds the key: never logged */
     struct llm_limiter *lim;
+    struct llm_http_share *share; /* may be NULL: no reuse */
 
     pthread_mutex_t mu; /* guards prng and fatal */
     uint64_t prng;
     char fatal[CLS_ERROR_MAX]; /* sticky configuration failure */
     enum llm_reason fatal_reason;
 
-    atomic_int config_logged;
+    atomic_uint config_logged; /* one bit per kind of configuration error */
     atomic_uint_fast64_t calls, requests, rate_limited, wait_ms;
 };
 
@@ -195,6 +196,12 @@ static cls_status provider_fill(struct llm_provider *p, cls_error *err)
                                          : "/chat/completions");
     p->lim = llm_limiter_create(p->s.requests_per_minute,
                                 p->s.tokens_per_minute, p->s.window_ms);
+    p->share = llm_http_share_create();
+    if (p->share == NULL)
+        log_warn(TAG,
+                 "provider %s: no shared connection cache, each "
+                 "request opens its own connection",
+                 p->s.name);
     if (p->name == NULL || p->base_url == NULL || p->model == NULL ||
         p->url == NULL || p->lim == NULL ||
         (p->s.api_key_env != NULL && p->api_key_env == NULL))
@@ -250,6 +257,7 @@ void llm_provider_destroy(struct llm_provider *p)
     for (h = p->headers; h != NULL; h = h->next)
         explicit_bzero(h->data, strlen(h->data));
     curl_slist_free_all(p->headers);
+    llm_http_share_destroy(p->share);
     llm_limiter_destroy(p->lim);
     pthread_mutex_destroy(&p->mu);
     free(p->name);
@@ -369,16 +377,32 @@ static enum step set_reason(struct call *c, enum llm_reason r, enum step s,
     return s;
 }
 
-/* A configuration error: reported once per provider, sticky for some. */
+/* Which bit of config_logged an error of status and reason uses. */
+static unsigned config_bit(enum llm_reason r, int status)
+{
+    static const int statuses[] = {400, 401, 403, 404, 422};
+    unsigned i;
+
+    if (r == LLM_ERR_QUOTA)
+        return 1u << 0;
+    for (i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++)
+        if (status == statuses[i])
+            return 1u << (i + 1);
+    return 1u << 7;
+}
+
+/* A configuration error: logged once per run per provider and kind,
+ * sticky for the kinds no later request can fix. */
 static enum step config_error(struct call *c, enum llm_reason r, int status,
                               const char *detail, bool sticky)
 {
     struct llm_provider *p = c->p;
+    unsigned bit = config_bit(r, status);
     char why[WHY_MAX];
 
     snprintf(why, sizeof(why), "HTTP %d from provider %s (model %s): %s",
              status, p->name, p->model, detail[0] ? detail : "no detail");
-    if (atomic_exchange(&p->config_logged, 1) == 0)
+    if ((atomic_fetch_or(&p->config_logged, bit) & bit) == 0)
         log_error(TAG, "%s: %s; later calls report it without logging",
                   llm_reason_name(r), why);
     if (sticky) {
@@ -417,6 +441,8 @@ static enum step on_rate_limited(struct call *c, struct llm_http_reply *rep)
     hint = llm_retry_hint_ms(&rep->hints, rep->body, epoch_ms());
     if (hint < 0)
         hint = (int64_t)backoff_ms(p, c->transient + 1);
+    if (hint < 100)
+        hint = 100; /* "retry-after: 0" must not turn into a tight loop */
     /* jitter after the hint so waiters do not return in one instant */
     wait = hint + (int64_t)(next_random(p) % (uint64_t)(hint / 10 + 50));
     llm_limiter_pause(p->lim, (uint64_t)wait);
@@ -585,8 +611,8 @@ static enum step send_once(struct call *c)
     }
     c->res->attempts++;
     atomic_fetch_add(&p->requests, 1);
-    hr = llm_http_post(p->url, p->headers, body, p->s.timeout_ms, &rep, why,
-                       sizeof(why));
+    hr = llm_http_post(p->share, p->url, p->headers, body, p->s.timeout_ms,
+                       &rep, why, sizeof(why));
     free(body);
     c->res->http_status = rep.status;
     if (hr != LLM_HTTP_OK)

@@ -33,6 +33,14 @@
  * slow provider ends as CLS_RETRY in our code rather than as an aborted
  * invocation.
  *
+ * Restate's inactivity timeout (60 s by default) only closes the request
+ * stream of a bidirectional attempt; the endpoint keeps answering, so a
+ * call longer than that is fine as long as the abort timeout holds.
+ *
+ * Sharing: the pace and the pause a 429 imposes live in the provider
+ * object, so the host creates one provider per configured provider and
+ * hands it to every stage that uses it.
+ *
  * Secrets: the API key is read from the environment variable named in the
  * settings when the provider is created; it is never logged, never put in
  * an error message and never copied anywhere but the request headers.
@@ -158,6 +166,27 @@ cls_status llm_complete(struct llm_provider *provider,
 
 /* Release what res owns and zero it.  NULL is accepted. */
 void llm_result_free(struct llm_result *res);
+
+/*
+ * The result as one JSON record for the durable journal, so a replay can
+ * return the same reply without a network call:
+ *   {"reason","object","text","provider","model","input_tokens",
+ *    "output_tokens","cached_tokens","cache_write_tokens","latency_ms",
+ *    "attempts"}
+ * (absent strings are null).  It holds nothing secret.  Returns a new
+ * tree (caller frees with cJSON_Delete) or NULL on allocation failure.
+ * Thread-safe.
+ */
+struct cJSON *llm_result_to_json(const struct llm_result *res);
+
+/*
+ * Rebuild a result from a record made by llm_result_to_json().  res must
+ * be zeroed; release it with llm_result_free() whatever the outcome.
+ * Returns CLS_OK, CLS_FAIL when the record is not such a record, or
+ * CLS_ENOMEM, with err filled.  Thread-safe.
+ */
+cls_status llm_result_from_json(const struct cJSON *record,
+                                struct llm_result *res, cls_error *err);
 
 /* Limiter counters of a provider, for metrics and tests. */
 struct llm_provider_stats {

@@ -691,6 +691,42 @@ static void test_classifier_mode(void **state)
     fake_stop(&fs);
 }
 
+/* A result survives the journal record round trip; a bad record fails. */
+static void test_journal_roundtrip(void **state)
+{
+    struct fake_server fs;
+    struct llm_provider *p;
+    struct llm_result back = {0};
+    cls_error err = {0};
+    struct outcome o;
+    char *printed;
+    cJSON *rec;
+
+    (void)state;
+    p = setup(&fs, NULL, LLM_KIND_OPENAI);
+    call(p, &family_request, &o);
+    assert_int_equal(o.status, CLS_OK);
+    rec = llm_result_to_json(&o.res);
+    assert_non_null(rec);
+    printed = cJSON_PrintUnformatted(rec);
+    assert_null(strstr(printed, KEY_VALUE));
+    cJSON_free(printed);
+    assert_int_equal(llm_result_from_json(rec, &back, &err), CLS_OK);
+    assert_true(cJSON_Compare(back.object, o.res.object, 1));
+    assert_string_equal(back.text, o.res.text);
+    assert_string_equal(back.model, "fake-model");
+    assert_int_equal(back.input_tokens, o.res.input_tokens);
+    assert_int_equal(back.attempts, 1);
+    llm_result_free(&back);
+    cJSON_ReplaceItemInObject(rec, "object", cJSON_CreateNull());
+    assert_int_equal(llm_result_from_json(rec, &back, &err), CLS_FAIL);
+    llm_result_free(&back);
+    cJSON_Delete(rec);
+    llm_result_free(&o.res);
+    llm_provider_destroy(p);
+    fake_stop(&fs);
+}
+
 static char *read_all(int fd)
 {
     static char buf[1 << 16];
@@ -792,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_bc25_anthropic_usage),
         cmocka_unit_test(test_classifier_mode),
+        cmocka_unit_test(test_journal_roundtrip),
         cmocka_unit_test(test_key_never_logged),
         cmocka_unit_test(test_settings_checks),
     };
