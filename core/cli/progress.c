@@ -89,7 +89,7 @@ static int print_row(void *ctx, const char *dimension, const char *value,
         printf("  by %s:\n", dimension);
         p->current = dimension;
     }
-    printf("    %-28s %8llu\n", value, (unsigned long long)count);
+    printf("    %-44s %8llu\n", value, (unsigned long long)count);
     return 0;
 }
 

@@ -126,8 +126,11 @@ static int store_items(struct batch *b, rs_run_result *r)
         free(text);
         if (rc != 0)
             return rs_run_result_fail(
-                r, err.rc == CORE_STORE_EREJECT ? RS_TERMINAL : RS_RETRY, 400,
-                "indicators[%d]: %s", i, err.message);
+                r,
+                err.rc == CORE_STORE_EREJECT || err.rc == CORE_STORE_EINVAL
+                    ? RS_TERMINAL
+                    : RS_RETRY,
+                400, "indicators[%d]: %s", i, err.message);
     }
     return 0;
 }
