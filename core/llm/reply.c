@@ -91,18 +91,22 @@ static const char *match_object(const char *s, const char *e)
     return NULL;
 }
 
-/* A line starting at p that opens or closes a fence: skip to its end. */
-static const char *fence_line(const char *p, const char *e, bool *in_other)
+/*
+ * A fence at p opens or closes a block: toggle *in_other (inside a block
+ * tagged with a language other than JSON) and skip the fence and its tag.
+ */
+static const char *skip_fence(const char *p, const char *e, bool *in_other)
 {
-    const char *nl = memchr(p, '\n', (size_t)(e - p));
+    const char *tag = p + 3, *end = tag;
 
-    if (nl == NULL)
-        nl = e;
+    while (end < e && !isspace((unsigned char)*end) && *end != '{' &&
+           *end != '`')
+        end++;
     if (*in_other)
         *in_other = false;
     else
-        *in_other = !json_tag(p + 3, nl);
-    return nl;
+        *in_other = !json_tag(tag, end);
+    return end;
 }
 
 struct scan {
@@ -119,7 +123,7 @@ static void scan_candidates(const char *s, const char *e, struct scan *sc)
 
     while (p < e) {
         if (line_start && e - p >= 3 && strncmp(p, "```", 3) == 0) {
-            p = fence_line(p, e, &in_other);
+            p = skip_fence(p, e, &in_other);
             continue;
         }
         line_start = *p == '\n';

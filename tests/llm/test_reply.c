@@ -68,6 +68,8 @@ static void test_extract_fences_and_prose(void **state)
              expected_object);
     assert_extracts(text, expected_object);
     assert_extracts(expected_object, expected_object);
+    snprintf(text, sizeof(text), "```json %s```", expected_object);
+    assert_extracts(text, expected_object);
 }
 
 /* BC-13: an object inside a bash fence is not the answer. */
