@@ -493,7 +493,9 @@ static enum step correct_once(struct call *c, enum llm_reason r,
     if (c->correction != NULL) {
         char msg[WHY_MAX];
 
-        snprintf(msg, sizeof(msg), "%s (after one corrective retry)", why);
+        /* Keep the suffix: cut the reason, not the explanation. */
+        snprintf(msg, sizeof(msg), "%.*s (after one corrective retry)",
+                 (int)(sizeof(msg) - 32), why);
         return set_reason(c, r, STEP_FAIL, msg);
     }
     c->correction = malloc(len);

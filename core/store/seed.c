@@ -85,7 +85,9 @@ static int add_reject(struct core_store_seed_report *rep, unsigned long line,
     r = &rep->rejects[rep->reject_count++];
     r->line = line;
     snprintf(r->field, sizeof(r->field), "%s", field);
-    snprintf(r->reason, sizeof(r->reason), "%s", reason);
+    /* Reasons longer than the report's slot are cut, on purpose. */
+    snprintf(r->reason, sizeof(r->reason), "%.*s", (int)sizeof(r->reason) - 1,
+             reason);
     rep->rejected++;
     return CORE_STORE_OK;
 }

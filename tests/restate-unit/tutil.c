@@ -16,7 +16,7 @@ uint8_t *tu_read_vector(const char *rel, size_t *len)
 {
     char path[1024];
     uint8_t *buf = NULL;
-    long size;
+    long size = -1;
     FILE *f;
 
     snprintf(path, sizeof(path), "%s/%s", RS_VECTOR_DIR, rel);
