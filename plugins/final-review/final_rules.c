@@ -69,6 +69,29 @@ static int consistent(struct final_result *out)
     return family == NULL || type == NULL || cv_family_allows(family, type);
 }
 
+/* Undo the applied changes of family and type, recording them as refused:
+ * together they left the type outside the family. */
+static void revert_family_type(struct final_result *out)
+{
+    int i = 0;
+    int k;
+
+    while (i < out->n_changes) {
+        struct final_change c = out->changes[i];
+
+        if (c.field != VF_FAMILY && c.field != VF_TYPE) {
+            i++;
+            continue;
+        }
+        out->value[c.field] = c.from;
+        c.reason = "it would leave the type outside the family";
+        out->refused[out->n_refused++] = c;
+        for (k = i + 1; k < out->n_changes; k++)
+            out->changes[k - 1] = out->changes[k];
+        out->n_changes--;
+    }
+}
+
 static void summarise(struct final_result *out, int flagged, int ok)
 {
     size_t used;
@@ -99,6 +122,7 @@ void final_rules_apply(const struct view *v, const struct final_item *items,
                        int n, struct final_result *out)
 {
     int flagged = 0;
+    int ok;
     int i;
 
     memset(out, 0, sizeof(*out));
@@ -111,5 +135,8 @@ void final_rules_apply(const struct view *v, const struct final_item *items,
         flagged++;
         apply_one(&items[i], out);
     }
-    summarise(out, flagged, consistent(out));
+    ok = consistent(out);
+    if (!ok)
+        revert_family_type(out);
+    summarise(out, flagged, ok);
 }

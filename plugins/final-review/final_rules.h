@@ -39,9 +39,12 @@ struct final_result {
 
 /*
  * Apply items (n of them, flagged fields; later duplicates ignored) to the
- * values of v.  Status: passed when nothing was flagged, corrected when
- * at least one change was applied and the result is consistent, failed
- * otherwise.  Never fails.
+ * values of v.  When the changes leave the type outside the family, the
+ * changes of family and type are undone and listed as refused, so the
+ * result never holds a combination the changes made inconsistent.
+ * Status: passed when nothing was flagged, corrected when at least one
+ * change was applied and the result was consistent, failed otherwise.
+ * Never fails.
  */
 void final_rules_apply(const struct view *v, const struct final_item *items,
                        int n, struct final_result *out);

@@ -5,13 +5,19 @@
  *
  * The rules accept every flagged field's suggested value that is in the
  * vocabulary and keeps the type inside the family.  With an LLM provider
- * the model decides, per flagged field, whether to apply a correction and
- * which value; fields it was not asked about are never touched.
+ * the model decides, per flagged field, the corrected value or null to
+ * keep it; fields it was not asked about are never touched.  The response
+ * schema holds each field's own vocabulary, and, when the family is not
+ * flagged, only the current family's types (one schema per family, built
+ * at create()), so a schema-valid answer is never outside the vocabulary
+ * or the family.  A combination that breaks the family/type table is
+ * refused by the rules, with status failed.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "classify/stage.h"
+#include "classify/taxonomy.h"
 #include "final_rules.h"
 #include "stagekit.h"
 #include "view.h"
@@ -27,15 +33,91 @@ static const char task[] =
     "Decide which of the fields flagged by the boolean review (see "
     "results.boolean-review.incorrect_fields) to correct, and to what.";
 
-static cls_status create(const cls_host_api *api, cls_host *host,
-                         void **instance, cls_error *err)
-{
-    return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
-}
+#define NAME(id, text) text,
+static const char *const families[] = {CLS_FAMILIES(NAME)};
+#undef NAME
+#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
+
+/* The instance: the common frame (its schema offers every type) plus one
+ * schema per family whose indicator_type values are the family's. */
+struct final_stage {
+    struct sk_stage *sk;
+    char *schema[N_FAMILIES]; /* instance memory, NULL with provider rules */
+};
 
 static void destroy(void *instance)
 {
-    sk_destroy(instance);
+    struct final_stage *t = instance;
+    const cls_host_api *api;
+    cls_host *host;
+    size_t i;
+
+    if (t == NULL)
+        return;
+    api = t->sk->api;
+    host = t->sk->host;
+    for (i = 0; i < N_FAMILIES; i++) {
+        if (t->schema[i] != NULL)
+            api->free(host, t->schema[i]);
+    }
+    sk_destroy(t->sk);
+    api->free(host, t);
+}
+
+static cls_status create(const cls_host_api *api, cls_host *host,
+                         void **instance, cls_error *err)
+{
+    struct final_stage *t;
+    struct sk_stage *sk;
+    cls_status st;
+    size_t i;
+
+    st = sk_create(api, host, STAGE_NAME, &sk, err);
+    if (st != CLS_OK)
+        return st;
+    t = api->alloc(host, sizeof(*t));
+    if (t == NULL) {
+        sk_destroy(sk);
+        return cls_error_set(err, CLS_ENOMEM, STAGE_NAME ": instance");
+    }
+    memset(t, 0, sizeof(*t));
+    t->sk = sk;
+
+    for (i = 0; sk->use_llm && i < N_FAMILIES; i++) {
+        st = sk_load_family(sk, "schema.json", families[i], &t->schema[i], err);
+        if (st != CLS_OK) {
+            destroy(t);
+            return st;
+        }
+    }
+    *instance = t;
+    return CLS_OK;
+}
+
+/* The schema for items: the current family's when the family is known
+ * and not flagged (the type must stay in it), else the one offering every
+ * type; *variant gets the family or NULL. */
+static const char *pick_schema(const struct final_stage *t,
+                               const struct view *v,
+                               const struct final_item *items, int n,
+                               const char **variant)
+{
+    const char *family = view_canonical(VF_FAMILY, v->value[VF_FAMILY]);
+    size_t i;
+    int k;
+
+    *variant = NULL;
+    for (k = 0; k < n; k++) {
+        if (items[k].field == VF_FAMILY)
+            return t->sk->schema;
+    }
+    for (i = 0; family != NULL && i < N_FAMILIES; i++) {
+        if (strcmp(families[i], family) == 0) {
+            *variant = families[i];
+            return t->schema[i];
+        }
+    }
+    return t->sk->schema;
 }
 
 /* The flagged fields of the boolean review as items; returns the count. */
@@ -62,34 +144,33 @@ static int read_flags(const cls_host_api *api, const cls_json *input,
     return n;
 }
 
-/* Replace the items' decisions with the model's; unknown fields and
- * fields nobody flagged are ignored. */
+/* Replace the items' decisions with the model's: decisions holds one
+ * {value, reason} per field, value null keeping the current value;
+ * entries of fields nobody flagged are ignored. */
 static cls_status map_reply(const cls_host_api *api, const cls_json *o,
                             struct final_item *items, int n, cls_error *err)
 {
-    const cls_json *list = api->json_get(o, "decisions");
-    size_t i;
+    const cls_json *decisions = api->json_get(o, "decisions");
     int k;
 
-    if (api->json_type(list) != CLS_JSON_ARRAY)
+    if (api->json_type(decisions) != CLS_JSON_OBJECT)
         return cls_error_set(err, CLS_FAIL,
-                             STAGE_NAME ": reply has no decisions array");
-    for (k = 0; k < n; k++)
-        items[k].rejected = "the final review made no decision";
-    for (i = 0; i < api->json_size(list); i++) {
-        const cls_json *e = api->json_at(list, i);
-        enum view_field f = view_field_by_name(sk_str(api, e, "field"));
+                             STAGE_NAME ": reply has no decisions object");
+    for (k = 0; k < n; k++) {
+        const cls_json *e =
+            api->json_get(decisions, view_field_name(items[k].field));
+        const char *value = sk_str(api, e, "value");
 
-        for (k = 0; k < n; k++) {
-            if (items[k].field != f)
-                continue;
-            items[k].reason = sk_str(api, e, "reason");
-            items[k].rejected = NULL;
-            if (!sk_bool(api, e, "apply", 0))
-                items[k].rejected = "the final review kept the value";
-            else
-                items[k].proposed = sk_str(api, e, "value");
+        if (api->json_type(e) != CLS_JSON_OBJECT) {
+            items[k].rejected = "the final review made no decision";
+            continue;
         }
+        items[k].reason = sk_str(api, e, "reason");
+        items[k].rejected = NULL;
+        if (value == NULL)
+            items[k].rejected = "the final review kept the value";
+        else
+            items[k].proposed = value;
     }
     return CLS_OK;
 }
@@ -152,9 +233,12 @@ static cls_status emit(const cls_host_api *api, cls_out *out,
 static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
-    const struct sk_stage *s = instance;
+    const struct final_stage *t = instance;
+    const struct sk_stage *s = t->sk;
     const cls_host_api *api = s->api;
     struct final_item items[VF_COUNT];
+    const char *schema;
+    const char *variant;
     struct final_result r;
     cls_llm_reply reply;
     struct view v;
@@ -166,7 +250,8 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
     view_read(api, input, &v);
     n = read_flags(api, input, items);
     if (s->use_llm && n > 0) {
-        st = sk_ask(s, call, input, task, &reply, err);
+        schema = pick_schema(t, &v, items, n, &variant);
+        st = sk_ask_schema(s, call, input, task, schema, variant, &reply, err);
         if (st == CLS_OK)
             st = map_reply(api, reply.object, items, n, err);
         if (st == CLS_OK)

@@ -6,7 +6,9 @@
  * request (system prompt, schema name, schema) of every call, so the tests
  * see exactly what a provider would receive.  The type stage must send
  * the schema of the item's family, its indicator_type enum equal to the
- * family's allowed types, under the same system prompt for every item.
+ * family's allowed types, under the same system prompt for every item;
+ * the final review offers each field's own vocabulary, and only the
+ * family's types while the family itself is not flagged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,14 +137,18 @@ static cJSON *schema_enum(const char *schema, const char *key, cJSON **root)
     return e;
 }
 
-/* The enum equals the family's allowed types, in the table's order. */
-static void assert_family_enum(const cJSON *list, const char *family)
+/* The enum equals the family's allowed types, in the table's order
+ * (then null when nullable). */
+static void assert_family_enum(const cJSON *list, const char *family,
+                               int nullable)
 {
     const cJSON *e;
     size_t k = 0;
 
     cJSON_ArrayForEach(e, list)
     {
+        if (nullable && cJSON_IsNull(e) && e->next == NULL)
+            break;
         const char *want = cv_family_type_at(family, k++);
 
         if (want == NULL || !cJSON_IsString(e) ||
@@ -178,7 +184,7 @@ static void test_type_schema_per_family(void **state)
                             cv_family_type_at(family, 0));
         assert_int_equal(n_seen, i + 1);
         assert_family_enum(schema_enum(seen[i].schema, "indicator_type", &root),
-                           family);
+                           family, 0);
         snprintf(want_name, sizeof(want_name), "type_classification_%s",
                  family);
         for (c = 0; want_name[c] != '\0'; c++)
@@ -244,7 +250,7 @@ static void test_type_schema_without_family(void **state)
     o = st_process(fh, input);
     assert_string_equal(st_str(o, "family"), family);
     assert_family_enum(schema_enum(seen[0].schema, "indicator_type", &root),
-                       family);
+                       family, 0);
     cJSON_Delete(root);
     cJSON_Delete(o);
     cJSON_Delete(decided);
@@ -255,12 +261,137 @@ static void test_type_schema_without_family(void **state)
     st_host_free(rules);
 }
 
+/* The input of the final review: debt as a stock in physical-fundamental
+ * with the review's incorrect_fields list. */
+static char *review_input(const char *incorrect_fields)
+{
+    char *text = malloc(2048);
+
+    assert_non_null(text);
+    snprintf(text, 2048,
+             "{\"indicator\":{\"id\":\"d\",\"name\":\"Government Debt\","
+             "\"units\":\"USD billions\"},\"results\":{"
+             "\"normalization\":{\"unit_type\":\"currency-amount\","
+             "\"is_currency_denominated\":true},"
+             "\"time-inference\":{\"time_basis\":\"point-in-time\","
+             "\"reporting_frequency\":\"annual\"},"
+             "\"family-assignment\":{\"family\":\"physical-fundamental\"},"
+             "\"type-classification\":{\"indicator_type\":\"flow\","
+             "\"temporal_aggregation\":\"period-total\","
+             "\"heat_map_orientation\":\"neutral\"},"
+             "\"boolean-review\":{\"passed\":false,\"incorrect_fields\":%s}}}",
+             incorrect_fields);
+    return text;
+}
+
+/* The value enum of one field in a final-review schema. */
+static const cJSON *decision_enum(const cJSON *root, const char *field)
+{
+    const cJSON *d = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(root, "properties"), "decisions");
+    const cJSON *f =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(d, "properties"), field);
+    const cJSON *e = cJSON_GetObjectItem(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(f, "properties"), "value"),
+        "enum");
+
+    if (!cJSON_IsArray(e))
+        fail_msg("final-review schema: no value enum for %s", field);
+    return e;
+}
+
+/* Every field's values are its own vocabulary (plus null to keep). */
+static void assert_field_vocabularies(const cJSON *root, int family_types)
+{
+    static const struct {
+        const char *field;
+        enum cv_list list;
+    } fields[] = {
+        {"family", CV_FAMILIES},
+        {"indicator_type", CV_TYPES},
+        {"temporal_aggregation", CV_AGGREGATIONS},
+        {"heat_map_orientation", CV_ORIENTATIONS},
+        {"time_basis", CV_TIME_BASES},
+        {"reporting_frequency", CV_FREQUENCIES},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        const cJSON *list = decision_enum(root, fields[i].field);
+        const cJSON *e;
+        int n = 0;
+
+        cJSON_ArrayForEach(e, list)
+        {
+            if (cJSON_IsNull(e))
+                continue;
+            if (!cJSON_IsString(e) ||
+                cv_canonical(fields[i].list, e->valuestring) == NULL)
+                fail_msg("%s: value outside its vocabulary", fields[i].field);
+            n++;
+        }
+        if (fields[i].list != CV_TYPES || !family_types)
+            assert_int_equal(n, (int)cv_count(fields[i].list));
+    }
+}
+
+/* Type flagged, family not: only the family's types can be proposed;
+ * family flagged: every type, the rules judge the combination. */
+static void test_final_review_schemas(void **state)
+{
+    cls_fake_host *fh = spy_host("final-review", 0);
+    char *input = review_input("[{\"field\":\"indicator_type\",\"reason\":"
+                               "\"r\",\"suggested\":\"stock\"}]");
+    cJSON *root;
+    cJSON *o;
+
+    (void)state;
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"decisions\":{\"indicator_type\":{\"value\":\"stock\","
+        "\"reason\":\"a level\"}},\"confidence\":0.8,\"reasoning\":\"r\"}");
+    o = st_process(fh, input);
+    assert_string_equal(st_str(o, "status"), "corrected");
+    assert_string_equal(st_str(o, "indicator_type"), "stock");
+    assert_string_equal(seen[0].schema_name,
+                        "final_review_physical_fundamental");
+    root = cJSON_Parse(seen[0].schema);
+    assert_non_null(root);
+    assert_field_vocabularies(root, 1);
+    assert_family_enum(decision_enum(root, "indicator_type"),
+                       "physical-fundamental", 1);
+    cJSON_Delete(root);
+    cJSON_Delete(o);
+    free(input);
+
+    input = review_input("[{\"field\":\"family\",\"reason\":\"r\","
+                         "\"suggested\":\"price-value\"}]");
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"decisions\":{\"family\":{\"value\":\"price-value\","
+        "\"reason\":\"r\"}},\"confidence\":0.8,\"reasoning\":\"r\"}");
+    o = st_process(fh, input);
+    assert_string_equal(st_str(o, "status"), "failed");
+    assert_string_equal(st_str(o, "family"), "physical-fundamental");
+    assert_string_equal(seen[1].schema_name, "final_review");
+    assert_string_equal(seen[1].system, seen[0].system);
+    root = cJSON_Parse(seen[1].schema);
+    assert_non_null(root);
+    assert_field_vocabularies(root, 0);
+    cJSON_Delete(root);
+    cJSON_Delete(o);
+    free(input);
+    forget_seen();
+    st_host_free(fh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_schema_per_family),
         cmocka_unit_test(test_type_outside_family_still_refused),
         cmocka_unit_test(test_type_schema_without_family),
+        cmocka_unit_test(test_final_review_schemas),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
  * as create() expands them: no placeholder is left, every schema is JSON
  * in the strict form providers accept (every property required,
  * additionalProperties false at every object level, no numeric or length
- * bounds), and every enum holds only values of classify/taxonomy.h.  Also
+ * bounds), and every enum holds only values of classify/taxonomy.h (and
+ * null where the type admits it).  Also
  * the LLM paths of the family and type stages through the fake host.
  */
 #include <setjmp.h>
@@ -76,6 +77,19 @@ static int known_value(const char *v)
            strcmp(v, "reporting_frequency") == 0;
 }
 
+/* Does the node's type list name "null"? */
+static int allows_null(const cJSON *node)
+{
+    const cJSON *e;
+
+    cJSON_ArrayForEach(e, cJSON_GetObjectItem(node, "type"))
+    {
+        if (cJSON_IsString(e) && strcmp(e->valuestring, "null") == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static void check_strict(const cJSON *node, const char *stage)
 {
     static const char *const banned[] = {"minimum", "maximum", "minLength",
@@ -90,6 +104,8 @@ static void check_strict(const cJSON *node, const char *stage)
             fail_msg("%s: schema uses %s", stage, banned[i]);
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(node, "enum"))
     {
+        if (cJSON_IsNull(e) && allows_null(node))
+            continue;
         if (!cJSON_IsString(e) || !known_value(e->valuestring))
             fail_msg("%s: enum value outside the vocabulary", stage);
     }

@@ -2,7 +2,8 @@
  * test_review.c - the review stages (loaded from the built plugins like
  * the host loads them): the boolean review names exactly the inconsistent
  * fields, the final review corrects exactly those, refuses values outside
- * the vocabulary, and follows the LLM's per-field decisions.
+ * the vocabulary or breaking the family/type table, and follows the LLM's
+ * per-field decisions.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,11 +143,10 @@ static void test_final_review_llm(void **state)
     (void)state;
     cls_fake_host_push_llm_reply(
         fh, CLS_OK,
-        "{\"decisions\":[{\"field\":\"indicator_type\",\"apply\":false,"
-        "\"value\":null,\"reason\":\"keep\"},{\"field\":"
-        "\"heat_map_orientation\",\"apply\":true,\"value\":"
-        "\"lower-is-positive\",\"reason\":\"debt\"},{\"field\":\"family\","
-        "\"apply\":true,\"value\":\"temporal\",\"reason\":\"not flagged\"}],"
+        "{\"decisions\":{\"indicator_type\":{\"value\":null,\"reason\":"
+        "\"keep\"},\"heat_map_orientation\":{\"value\":"
+        "\"lower-is-positive\",\"reason\":\"debt\"},\"family\":{\"value\":"
+        "\"temporal\",\"reason\":\"not flagged\"}},"
         "\"confidence\":0.7,\"reasoning\":\"r\"}");
     o = st_process(fh, input);
     /* The type stays, the orientation changes, the unflagged family is
@@ -161,6 +161,33 @@ static void test_final_review_llm(void **state)
     st_host_free(fh);
 }
 
+/* A family correction that leaves the type outside the new family is
+ * undone and refused: a valid, consistent answer with status failed. */
+static void test_final_review_combination(void **state)
+{
+    cls_fake_host *fh = st_host(st_load("final-review"), "rules", 0, NULL);
+    char *input = with_review(
+        "{\"passed\":false,\"incorrect_fields\":[{\"field\":\"family\","
+        "\"reason\":\"x\",\"suggested\":\"temporal\"}]}");
+    const cJSON *r;
+    cJSON *o = st_process(fh, input);
+
+    (void)state;
+    assert_string_equal(st_str(o, "status"), "failed");
+    assert_string_equal(st_str(o, "family"), "price-value");
+    assert_string_equal(st_str(o, "indicator_type"), "stock");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "corrections")),
+                     0);
+    r = cJSON_GetArrayItem(cJSON_GetObjectItem(o, "refused"), 0);
+    assert_non_null(r);
+    assert_string_equal(st_str(r, "field"), "family");
+    assert_string_equal(st_str(r, "to"), "temporal");
+    assert_non_null(strstr(st_str(r, "reason"), "outside the family"));
+    cJSON_Delete(o);
+    free(input);
+    st_host_free(fh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +195,7 @@ int main(void)
         cmocka_unit_test(test_final_review_applies),
         cmocka_unit_test(test_final_review_refuses),
         cmocka_unit_test(test_final_review_llm),
+        cmocka_unit_test(test_final_review_combination),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
