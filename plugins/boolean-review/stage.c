@@ -5,7 +5,9 @@
  * The rules run the checks of review_rules.c.  With an LLM provider the
  * model's verdict is taken and the hard checks (vocabulary, family/type
  * table) are added for fields the model did not name, so a value outside
- * the vocabulary is always reported.
+ * the vocabulary is always reported.  The model answers per field, each
+ * suggestion from that field's own vocabulary, so the suggestions it
+ * passes on are values the final review can apply.
  */
 #include <stdio.h>
 #include <string.h>
@@ -63,31 +65,35 @@ static void run_rules(const struct view *v, struct bool_result *r)
             r->rules.findings[i].reason);
 }
 
-/* Add the model's findings; CLS_FAIL when it names an unknown field. */
+/* Add the model's findings: fields holds one {incorrect, reason,
+ * suggested} per reviewable field, suggested from that field's own
+ * vocabulary (the schema says so; a value outside it is dropped, as only
+ * a provider ignoring the schema sends one).  CLS_FAIL without fields. */
 static cls_status map_reply(const cls_host_api *api, const cls_json *o,
                             const struct view *v, struct bool_result *r,
                             cls_error *err)
 {
-    const cls_json *list = api->json_get(o, "incorrect_fields");
+    const cls_json *fields = api->json_get(o, "fields");
     struct review_result hard;
     const char *why = sk_str(api, o, "reasoning");
     size_t i;
     int k;
 
+    if (api->json_type(fields) != CLS_JSON_OBJECT)
+        return cls_error_set(err, CLS_FAIL,
+                             STAGE_NAME ": reply has no fields object");
     memset(r, 0, sizeof(*r));
-    for (i = 0; i < api->json_size(list) && r->rules.n < VF_COUNT; i++) {
-        const cls_json *e = api->json_at(list, i);
-        enum view_field f = view_field_by_name(sk_str(api, e, "field"));
+    for (k = 0; k < VF_COUNT; k++) {
+        const cls_json *e =
+            api->json_get(fields, view_field_name((enum view_field)k));
         struct review_finding *fd = &r->rules.findings[r->rules.n];
 
-        if (f == VF_COUNT)
-            return cls_error_set(err, CLS_FAIL,
-                                 STAGE_NAME ": reply names unknown field "
-                                            "\"%s\"",
-                                 sk_str(api, e, "field"));
-        fd->field = f;
+        if (!sk_bool(api, e, "incorrect", 0))
+            continue;
+        fd->field = (enum view_field)k;
         fd->reason = sk_str(api, e, "reason");
-        fd->suggested = sk_str(api, e, "suggested");
+        fd->suggested =
+            view_canonical((enum view_field)k, sk_str(api, e, "suggested"));
         r->rules.n++;
     }
     review_rules_run(v, &hard);

@@ -284,24 +284,33 @@ static char *review_input(const char *incorrect_fields)
     return text;
 }
 
-/* The value enum of one field in a final-review schema. */
-static const cJSON *decision_enum(const cJSON *root, const char *field)
+/* The enum of root.properties[group].properties[field].properties[leaf]:
+ * a review schema's per-field value. */
+static const cJSON *field_enum(const cJSON *root, const char *group,
+                               const char *field, const char *leaf)
 {
-    const cJSON *d = cJSON_GetObjectItem(
-        cJSON_GetObjectItem(root, "properties"), "decisions");
+    const cJSON *d =
+        cJSON_GetObjectItem(cJSON_GetObjectItem(root, "properties"), group);
     const cJSON *f =
         cJSON_GetObjectItem(cJSON_GetObjectItem(d, "properties"), field);
     const cJSON *e = cJSON_GetObjectItem(
-        cJSON_GetObjectItem(cJSON_GetObjectItem(f, "properties"), "value"),
+        cJSON_GetObjectItem(cJSON_GetObjectItem(f, "properties"), leaf),
         "enum");
 
     if (!cJSON_IsArray(e))
-        fail_msg("final-review schema: no value enum for %s", field);
+        fail_msg("schema: no %s.%s.%s enum", group, field, leaf);
     return e;
 }
 
-/* Every field's values are its own vocabulary (plus null to keep). */
-static void assert_field_vocabularies(const cJSON *root, int family_types)
+static const cJSON *decision_enum(const cJSON *root, const char *field)
+{
+    return field_enum(root, "decisions", field, "value");
+}
+
+/* Every field's values (group.field.leaf) are its own vocabulary, plus
+ * null; family_types: the types are one family's, counted elsewhere. */
+static void assert_field_vocabularies(const cJSON *root, const char *group,
+                                      const char *leaf, int family_types)
 {
     static const struct {
         const char *field;
@@ -317,7 +326,7 @@ static void assert_field_vocabularies(const cJSON *root, int family_types)
     size_t i;
 
     for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
-        const cJSON *list = decision_enum(root, fields[i].field);
+        const cJSON *list = field_enum(root, group, fields[i].field, leaf);
         const cJSON *e;
         int n = 0;
 
@@ -357,7 +366,7 @@ static void test_final_review_schemas(void **state)
                         "final_review_physical_fundamental");
     root = cJSON_Parse(seen[0].schema);
     assert_non_null(root);
-    assert_field_vocabularies(root, 1);
+    assert_field_vocabularies(root, "decisions", "value", 1);
     assert_family_enum(decision_enum(root, "indicator_type"),
                        "physical-fundamental", 1);
     cJSON_Delete(root);
@@ -377,7 +386,32 @@ static void test_final_review_schemas(void **state)
     assert_string_equal(seen[1].system, seen[0].system);
     root = cJSON_Parse(seen[1].schema);
     assert_non_null(root);
-    assert_field_vocabularies(root, 0);
+    assert_field_vocabularies(root, "decisions", "value", 0);
+    cJSON_Delete(root);
+    cJSON_Delete(o);
+    free(input);
+    forget_seen();
+    st_host_free(fh);
+}
+
+/* The boolean review's suggestions come from each field's vocabulary. */
+static void test_boolean_review_schema(void **state)
+{
+    cls_fake_host *fh = spy_host("boolean-review", 0);
+    char *input = review_input("[]");
+    cJSON *root;
+    cJSON *o;
+
+    (void)state;
+    cls_fake_host_push_llm_reply(
+        fh, CLS_OK,
+        "{\"passed\":true,\"fields\":{},\"confidence\":0.8,"
+        "\"reasoning\":\"r\"}");
+    o = st_process(fh, input);
+    assert_true(st_bool(o, "passed"));
+    root = cJSON_Parse(seen[0].schema);
+    assert_non_null(root);
+    assert_field_vocabularies(root, "fields", "suggested", 0);
     cJSON_Delete(root);
     cJSON_Delete(o);
     free(input);
@@ -392,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_type_outside_family_still_refused),
         cmocka_unit_test(test_type_schema_without_family),
         cmocka_unit_test(test_final_review_schemas),
+        cmocka_unit_test(test_boolean_review_schema),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -244,7 +244,8 @@ static const char bad_input[] =
     "\"temporal_aggregation\":\"point-in-time\","
     "\"heat_map_orientation\":\"lower-is-positive\"}}}";
 
-/* The model's findings are kept; hard checks it missed are added. */
+/* The model's findings are kept, a suggestion outside its field's
+ * vocabulary is dropped, and hard checks it missed are added. */
 static void test_boolean_review_llm(void **state)
 {
     cls_fake_host *fh =
@@ -258,28 +259,36 @@ static void test_boolean_review_llm(void **state)
     (void)state;
     cls_fake_host_push_llm_reply(
         fh, CLS_OK,
-        "{\"passed\":false,\"incorrect_fields\":[{\"field\":"
-        "\"heat_map_orientation\",\"reason\":\"r\",\"suggested\":"
-        "\"neutral\"}],\"confidence\":0.8,\"reasoning\":\"r\"}");
+        "{\"passed\":false,\"fields\":{\"heat_map_orientation\":{"
+        "\"incorrect\":true,\"reason\":\"r\",\"suggested\":\"neutral\"},"
+        "\"time_basis\":{\"incorrect\":true,\"reason\":\"r\","
+        "\"suggested\":\"monthly\"},\"family\":{\"incorrect\":false,"
+        "\"reason\":\"\",\"suggested\":null}},\"confidence\":0.8,"
+        "\"reasoning\":\"r\"}");
     o = st_process(fh, bad_input);
     assert_false(st_bool(o, "passed"));
     cJSON_ArrayForEach(e, cJSON_GetObjectItem(o, "incorrect_fields"))
     {
-        assert_true(strcmp(st_str(e, "field"), "heat_map_orientation") == 0 ||
-                    strcmp(st_str(e, "field"), "indicator_type") == 0);
+        const char *f = st_str(e, "field");
+
+        if (strcmp(f, "heat_map_orientation") == 0)
+            assert_string_equal(st_str(e, "suggested"), "neutral");
+        else if (strcmp(f, "time_basis") == 0)
+            assert_null(st_str(e, "suggested"));
+        else
+            assert_string_equal(f, "indicator_type");
         n++;
     }
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     cJSON_Delete(o);
 
     cls_fake_host_push_llm_reply(
         fh, CLS_OK,
-        "{\"passed\":false,\"incorrect_fields\":[{\"field\":\"colour\","
-        "\"reason\":\"r\",\"suggested\":null}],\"confidence\":0.8,"
+        "{\"passed\":false,\"incorrect_fields\":[],\"confidence\":0.8,"
         "\"reasoning\":\"r\"}");
     assert_int_equal(cls_fake_host_process(fh, bad_input, &out, &err),
                      CLS_FAIL);
-    assert_non_null(strstr(err.message, "colour"));
+    assert_non_null(strstr(err.message, "fields"));
     free(out);
     st_host_free(fh);
 }
