@@ -188,7 +188,8 @@ static bool read_count(const cJSON *obj, const char *key, uint64_t *out)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
 
-    if (!cJSON_IsNumber(v) || v->valuedouble < 0)
+    /* a count outside [0, 1e15] is not a token count */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e15))
         return false;
     *out = (uint64_t)v->valuedouble;
     return true;
@@ -203,11 +204,13 @@ void llm_usage_parse(const cJSON *usage, struct llm_usage *out)
     memset(out, 0, sizeof(*out));
     if (!cJSON_IsObject(usage))
         return;
-    if (read_count(usage, "prompt_tokens", &out->input) |
-        read_count(usage, "input_tokens", &out->input))
+    if (read_count(usage, "prompt_tokens", &out->input))
         out->present = 1;
-    if (read_count(usage, "completion_tokens", &out->output) |
-        read_count(usage, "output_tokens", &out->output))
+    if (read_count(usage, "input_tokens", &out->input))
+        out->present = 1;
+    if (read_count(usage, "completion_tokens", &out->output))
+        out->present = 1;
+    if (read_count(usage, "output_tokens", &out->output))
         out->present = 1;
     details = cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details");
     if (!cJSON_IsObject(details))
@@ -296,6 +299,16 @@ static double parse_duration_prefix(const char *s, const char **end)
     return parts > 0 ? total : -1;
 }
 
+/* Longest wait we represent: about 31 years, far beyond any budget. */
+#define HINT_MAX_MS 1e12
+
+static int64_t to_ms(double ms)
+{
+    if (!(ms < HINT_MAX_MS))
+        ms = HINT_MAX_MS;
+    return (int64_t)ceil(ms - 1e-9);
+}
+
 int64_t llm_parse_duration_ms(const char *s)
 {
     const char *end, *e;
@@ -308,9 +321,9 @@ int64_t llm_parse_duration_ms(const char *s)
     ms = parse_duration_prefix(s, &end);
     e = end + strlen(end);
     trim(&end, &e);
-    if (ms < 0 || end != e || ms > 1e12)
+    if (ms < 0 || end != e)
         return -1;
-    return (int64_t)ceil(ms - 1e-9);
+    return to_ms(ms);
 }
 
 static int64_t http_date_ms(const char *s, int64_t now_epoch_ms)
@@ -342,7 +355,7 @@ static int64_t body_hint_ms(const char *body)
         if (ms > best)
             best = ms;
     }
-    return best < 0 ? -1 : (int64_t)ceil(best - 1e-9);
+    return best < 0 ? -1 : to_ms(best);
 }
 
 static int64_t max_hint(int64_t a, int64_t b)
@@ -365,8 +378,8 @@ int64_t llm_retry_hint_ms(const struct llm_hint_headers *h, const char *body,
         char *end;
         double ms = strtod(h->retry_after_ms, &end);
 
-        if (end != h->retry_after_ms && isfinite(ms) && ms >= 0)
-            best = max_hint(best, (int64_t)ceil(ms));
+        if (end != h->retry_after_ms && ms >= 0)
+            best = max_hint(best, to_ms(ms));
     }
     best = max_hint(best, llm_parse_duration_ms(h->reset_requests));
     best = max_hint(best, llm_parse_duration_ms(h->reset_tokens));

@@ -81,8 +81,9 @@ static uint64_t count(const cJSON *rec, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
 
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble
-                                                   : 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > 0 && v->valuedouble <= 1e15))
+        return 0;
+    return (uint64_t)v->valuedouble;
 }
 
 cls_status llm_result_from_json(const cJSON *rec, struct llm_result *res,
