@@ -31,6 +31,8 @@ struct cli_global {
     const char *config_path;
     struct classify_config *config; /* loaded on demand */
     const char *database;           /* --database override or NULL */
+    int verbose;                    /* --verbose: log lines at the
+                                       configured level, not just warnings */
 };
 
 /*

@@ -15,7 +15,8 @@
 #define DEFAULT_CONFIG "config/classify.conf"
 
 static const char usage_text[] =
-    "usage: classify [--config FILE] [--database CONNINFO] COMMAND [ARGS]\n"
+    "usage: classify [--config FILE] [--database CONNINFO] [--verbose]\n"
+    "                COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
     "  seed FILE [--format jsonl|csv]   import indicators into the database\n"
@@ -61,7 +62,10 @@ int cli_load_config(struct cli_global *g)
         if (g->config->database == NULL)
             return -1;
     }
-    core_log_setup((enum core_log_level)g->config->log_level, 2);
+    /* The CLI reports through its own output; log lines only with -v. */
+    core_log_setup(g->verbose ? (enum core_log_level)g->config->log_level
+                              : CORE_LOG_WARN,
+                   2);
     return 0;
 }
 
@@ -97,19 +101,23 @@ static int parse_global(int argc, char **argv, struct cli_global *g)
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
         {"database", required_argument, NULL, 'd'},
+        {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int c;
 
     /* '+': stop at the command name; its options are its own. */
-    while ((c = getopt_long(argc, argv, "+c:d:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+c:d:vh", opts, NULL)) != -1) {
         switch (c) {
         case 'c':
             g->config_path = optarg;
             break;
         case 'd':
             g->database = optarg;
+            break;
+        case 'v':
+            g->verbose = 1;
             break;
         case 'h':
             fputs(usage_text, stdout);
