@@ -137,6 +137,7 @@ int main(int argc, char **argv)
     size_t i;
     int rc = CLI_USAGE;
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* lines appear as they happen */
     g.config_path = getenv("CLASSIFY_CONFIG");
     if (g.config_path == NULL)
         g.config_path = DEFAULT_CONFIG;

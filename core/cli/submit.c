@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/run.h"
@@ -137,6 +138,18 @@ static void pace(const struct run_plan *rp, size_t sent, double t0)
     nanosleep(&ts, NULL);
 }
 
+/* One progress line per batch: in place on a terminal, else every 10th. */
+static void show_submitted(size_t done, size_t total)
+{
+    static size_t calls;
+    int tty = isatty(2);
+
+    if (!tty && done < total && ++calls % 10 != 0)
+        return;
+    fprintf(stderr, "%ssubmitted %zu/%zu indicator(s)%s", tty ? "\r" : "", done,
+            total, tty && done < total ? "" : "\n");
+}
+
 int run_submit(struct core_store *store, const struct run_plan *rp,
                const struct core_store_ids *ids, struct run_report *rep)
 {
@@ -170,6 +183,7 @@ int run_submit(struct core_store *store, const struct run_plan *rp,
             rep->rejected += n;
         else
             unplaced += n;
+        show_submitted(off + n, ids->count);
         pace(rp, off + n, rp->started);
     }
     if (unplaced > 0) {
