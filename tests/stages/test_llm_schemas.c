@@ -210,6 +210,7 @@ static void test_type_outside_family_still_refused(void **state)
     cls_error err = {0};
     char *out = NULL;
     cJSON *root;
+    const cJSON *list;
     const cJSON *e;
 
     (void)state;
@@ -218,7 +219,8 @@ static void test_type_outside_family_still_refused(void **state)
     assert_non_null(
         strstr(err.message, "type ratio is not allowed in family qualitative"));
     assert_int_equal(n_seen, 1);
-    cJSON_ArrayForEach(e, schema_enum(seen[0].schema, "indicator_type", &root))
+    list = schema_enum(seen[0].schema, "indicator_type", &root);
+    cJSON_ArrayForEach(e, list)
         assert_string_not_equal(e->valuestring, "ratio");
     cJSON_Delete(root);
     free(out);
