@@ -289,9 +289,19 @@ static int services_start(struct daemon *d)
 /* Stop the endpoint (waiting for in-flight calls) and release the rest. */
 static void services_stop(struct daemon *d)
 {
+    unsigned long n[RS_OUTCOME_IO + 1];
+
     atomic_store(&d->cancel, 1);
-    if (d->endpoint != NULL)
+    if (d->endpoint != NULL) {
         core_http_stop(d->endpoint);
+        core_http_restate_counts(&d->binding, n);
+        log_info("classifyd",
+                 "served %lu invocation attempt(s): %lu completed, %lu "
+                 "failed, %lu suspended, %lu retryable error(s)",
+                 n[0] + n[1] + n[2] + n[3] + n[4], n[RS_OUTCOME_COMPLETED],
+                 n[RS_OUTCOME_FAILED], n[RS_OUTCOME_SUSPENDED],
+                 n[RS_OUTCOME_ERROR] + n[RS_OUTCOME_IO]);
+    }
     d->endpoint = NULL;
     rs_registry_free(d->registry);
     d->registry = NULL;

@@ -16,6 +16,7 @@
 
 /* One /invoke request: the session and the response bytes so far. */
 struct attempt {
+    struct core_http_restate *binding;
     rs_session *session;
     uint8_t *out;
     size_t len;
@@ -48,6 +49,8 @@ static void *app_open(void *ctx, const char *service, const char *handler,
     }
 
     a = calloc(1, sizeof(*a));
+    if (a != NULL)
+        a->binding = b;
     if (a != NULL)
         a->session =
             rs_session_new(b->registry, service, handler, version, &b->session);
@@ -118,6 +121,8 @@ static int app_finish(void *session, uint8_t **out, size_t *out_len)
     rs_outcome outcome;
 
     outcome = rs_session_run(a->session, collect, a);
+    if ((unsigned)outcome <= RS_OUTCOME_IO)
+        atomic_fetch_add(&a->binding->outcomes[outcome], 1);
     if (outcome == RS_OUTCOME_ERROR)
         log_warn(TAG, "attempt of %s %s: %s",
                  rs_session_invocation_id(a->session), outcome_name(outcome),
@@ -147,12 +152,23 @@ static void app_close(void *session)
     free(a);
 }
 
+void core_http_restate_counts(struct core_http_restate *binding,
+                              unsigned long out[RS_OUTCOME_IO + 1])
+{
+    int i;
+
+    for (i = 0; i <= RS_OUTCOME_IO; i++)
+        out[i] = atomic_load(&binding->outcomes[i]);
+}
+
 void core_http_restate_app(struct core_http_restate *binding,
                            const rs_registry *registry,
                            const rs_session_config *cfg,
                            struct core_http_app *app)
 {
     binding->registry = registry;
+    for (int i = 0; i <= RS_OUTCOME_IO; i++)
+        atomic_init(&binding->outcomes[i], 0);
     if (cfg != NULL)
         binding->session = *cfg;
     else

@@ -8,6 +8,8 @@
 #ifndef CORE_HTTP_RESTATE_APP_H
 #define CORE_HTTP_RESTATE_APP_H
 
+#include <stdatomic.h>
+
 #include "http/endpoint.h"
 #include "restate/restate.h"
 
@@ -18,7 +20,17 @@
 struct core_http_restate {
     const rs_registry *registry; /* built, read-only; outlives the app */
     rs_session_config session;   /* copied into every session */
+
+    /* Attempts served, by how they ended (index: rs_outcome). */
+    atomic_ulong outcomes[RS_OUTCOME_IO + 1];
 };
+
+/*
+ * Copy the attempt counters of binding into out (index: rs_outcome).
+ * Thread-safe; the counts are read one by one, not as a snapshot.
+ */
+void core_http_restate_counts(struct core_http_restate *binding,
+                              unsigned long out[RS_OUTCOME_IO + 1]);
 
 /*
  * Set up binding for registry (borrowed: it must outlive every endpoint
