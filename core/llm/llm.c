@@ -693,6 +693,24 @@ static cls_status finish(struct call *c, enum step s, cls_error *err)
         c->req->schema_name ? c->req->schema_name : "-", c->res->attempts);
 }
 
+static void log_usage(struct llm_provider *p, const cls_llm_request *req,
+                      const struct llm_result *res)
+{
+    double hit = res->input_tokens ? 100.0 * (double)res->cached_tokens /
+                                         (double)res->input_tokens
+                                   : 0.0;
+
+    log_debug(
+        TAG,
+        "provider %s model %s schema %s: %s, prompt %llu tokens "
+        "(cached %llu, %.1f%%), output %llu, %u ms, %u attempts",
+        p->name, res->model ? res->model : "-",
+        req->schema_name ? req->schema_name : "-", llm_reason_name(res->reason),
+        (unsigned long long)res->input_tokens,
+        (unsigned long long)res->cached_tokens, hit,
+        (unsigned long long)res->output_tokens, res->latency_ms, res->attempts);
+}
+
 cls_status llm_complete(struct llm_provider *p, const cls_llm_request *req,
                         struct llm_result *res, cls_error *err)
 {
@@ -730,6 +748,7 @@ cls_status llm_complete(struct llm_provider *p, const cls_llm_request *req,
     s = run_call(&c);
     rc = finish(&c, s, err);
     res->latency_ms = (uint32_t)(llm_now_ms() - start);
+    log_usage(p, req, res);
     cJSON_Delete(c.schema);
     free(c.correction);
     free(c.rejected);
