@@ -147,8 +147,8 @@ static cJSON *request_body(const struct fake_server *fs, int n)
     return body;
 }
 
-/* BC-13: fenced, bare-fenced, prose-wrapped and bash-fenced replies. */
-static void test_bc13_fences_and_prose(void **state)
+/* Fenced, bare-fenced, prose-wrapped and bash-fenced replies. */
+static void test_fences_and_prose(void **state)
 {
     char script[2048];
     struct fake_server fs;
@@ -178,8 +178,8 @@ static void test_bc13_fences_and_prose(void **state)
     fake_stop(&fs);
 }
 
-/* BC-13: two candidate objects: one corrective retry, then failure. */
-static void test_bc13_two_objects(void **state)
+/* Two candidate objects: one corrective retry, then failure. */
+static void test_two_objects_corrective_retry(void **state)
 {
     char script[2048], two[600];
     struct fake_server fs;
@@ -220,8 +220,8 @@ static void test_bc13_two_objects(void **state)
     fake_stop(&fs);
 }
 
-/* BC-15: refusal and content filter end after at most one retry. */
-static void test_bc15_refusal(void **state)
+/* Refusal and content filter end after at most one retry. */
+static void test_refusal_terminal(void **state)
 {
     static const char script[] =
         "{\"responses\":["
@@ -258,8 +258,8 @@ static void test_bc15_refusal(void **state)
     fake_stop(&fs);
 }
 
-/* BC-16: 0-100 confidence normalized; negative fails after one retry. */
-static void test_bc16_confidence(void **state)
+/* 0-100 confidence normalized; negative fails after one retry. */
+static void test_confidence_scale_e2e(void **state)
 {
     static const char script[] =
         "{\"responses\":["
@@ -303,8 +303,8 @@ static void assert_strict(const cJSON *s)
     }
 }
 
-/* BC-18: the strict request shape; a 400 about the schema is terminal. */
-static void test_bc18_strict_request(void **state)
+/* The strict request shape; a 400 about the schema is terminal. */
+static void test_strict_request_shape(void **state)
 {
     static const char script[] =
         "{\"responses\":[{\"classify\":true},"
@@ -350,8 +350,8 @@ static void test_bc18_strict_request(void **state)
     fake_stop(&fs);
 }
 
-/* BC-19 case 1 and BC-26: retry-after 2 is waited for, then success. */
-static void test_bc19_retry_after(void **state)
+/* retry-after: 2 is waited for, then success. */
+static void test_retry_after_waited(void **state)
 {
     static const char script[] =
         "{\"responses\":[{\"status\":429,\"headers\":{\"retry-after\":\"2\"},"
@@ -374,9 +374,9 @@ static void test_bc19_retry_after(void **state)
     fake_stop(&fs);
 }
 
-/* BC-19 case 2: the largest hint (23.03 s) counts; beyond the budget the
+/* The largest hint (23.03 s) counts; beyond the budget the
  * call ends as RETRY at once instead of sending again early. */
-static void test_bc19_hint_beyond_budget(void **state)
+static void test_hint_beyond_budget(void **state)
 {
     static const char script[] =
         "{\"responses\":[{\"status\":429,\"headers\":"
@@ -403,8 +403,8 @@ static void test_bc19_hint_beyond_budget(void **state)
     fake_stop(&fs);
 }
 
-/* BC-19 case 4: insufficient_quota is terminal for the whole run. */
-static void test_bc19_quota(void **state)
+/* insufficient_quota is terminal for the whole run. */
+static void test_quota_terminal(void **state)
 {
     static const char script[] =
         "{\"responses\":[{\"status\":429,\"body\":{\"error\":{\"type\":"
@@ -440,9 +440,9 @@ static void *call_thread(void *arg)
     return NULL;
 }
 
-/* BC-19: a 429 hint pauses every caller of the provider, not only the
+/* A 429 hint pauses every caller of the provider, not only the
  * one that got it. */
-static void test_bc19_shared_pause(void **state)
+static void test_shared_pause(void **state)
 {
     static const char script[] =
         "{\"responses\":[{\"status\":429,\"headers\":{\"retry-after\":\"1\"},"
@@ -492,8 +492,8 @@ static void terminal_status(const char *body, int status, int sticky)
     fake_stop(&fs);
 }
 
-/* BC-20 cases 1-3: 400, 404 and 401 are terminal on the first attempt. */
-static void test_bc20_terminal_statuses(void **state)
+/* 400, 404 and 401 are terminal on the first attempt. */
+static void test_terminal_statuses(void **state)
 {
     (void)state;
     terminal_status("{\"error\":{\"message\":\"Invalid schema\"}}", 400, 0);
@@ -503,8 +503,8 @@ static void test_bc20_terminal_statuses(void **state)
     terminal_status("{\"error\":{\"message\":\"Incorrect API key\"}}", 401, 1);
 }
 
-/* BC-20 case 4: a malformed request fails at once, without a request. */
-static void test_bc20_bad_request(void **state)
+/* A malformed request fails at once, without a request. */
+static void test_bad_request(void **state)
 {
     struct fake_server fs;
     struct llm_provider *p;
@@ -555,8 +555,8 @@ static void run_503s(uint32_t max_attempts, cls_status expect,
     fake_stop(&fs);
 }
 
-/* BC-20 case 5: 503 three times, then 200. */
-static void test_bc20_503_then_ok(void **state)
+/* 503 three times, then 200. */
+static void test_503_then_ok(void **state)
 {
     (void)state;
     run_503s(5, CLS_OK, 4);
@@ -614,8 +614,8 @@ static void test_truncation(void **state)
     fake_stop(&fs);
 }
 
-/* BC-25 and the Anthropic request: cached tokens, reported model. */
-static void test_bc25_anthropic_usage(void **state)
+/* Anthropic request shape, cached-token accounting, reported model. */
+static void test_anthropic_usage(void **state)
 {
     char script[1024];
     struct fake_server fs;
@@ -812,21 +812,21 @@ static void test_settings_checks(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bc13_fences_and_prose),
-        cmocka_unit_test(test_bc13_two_objects),
-        cmocka_unit_test(test_bc15_refusal),
-        cmocka_unit_test(test_bc16_confidence),
-        cmocka_unit_test(test_bc18_strict_request),
-        cmocka_unit_test(test_bc19_retry_after),
-        cmocka_unit_test(test_bc19_hint_beyond_budget),
-        cmocka_unit_test(test_bc19_quota),
-        cmocka_unit_test(test_bc19_shared_pause),
-        cmocka_unit_test(test_bc20_terminal_statuses),
-        cmocka_unit_test(test_bc20_bad_request),
-        cmocka_unit_test(test_bc20_503_then_ok),
+        cmocka_unit_test(test_fences_and_prose),
+        cmocka_unit_test(test_two_objects_corrective_retry),
+        cmocka_unit_test(test_refusal_terminal),
+        cmocka_unit_test(test_confidence_scale_e2e),
+        cmocka_unit_test(test_strict_request_shape),
+        cmocka_unit_test(test_retry_after_waited),
+        cmocka_unit_test(test_hint_beyond_budget),
+        cmocka_unit_test(test_quota_terminal),
+        cmocka_unit_test(test_shared_pause),
+        cmocka_unit_test(test_terminal_statuses),
+        cmocka_unit_test(test_bad_request),
+        cmocka_unit_test(test_503_then_ok),
         cmocka_unit_test(test_timeout),
         cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_bc25_anthropic_usage),
+        cmocka_unit_test(test_anthropic_usage),
         cmocka_unit_test(test_classifier_mode),
         cmocka_unit_test(test_journal_roundtrip),
         cmocka_unit_test(test_key_never_logged),

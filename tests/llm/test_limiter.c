@@ -1,5 +1,5 @@
 /*
- * test_limiter.c - BC-27: a burst of concurrent calls against a fake
+ * test_limiter.c - a burst of concurrent calls against a fake
  * provider limited to 60 requests and 20,000 tokens per window.  The
  * window is 6 s on both sides (a tenth of a minute) so the test takes
  * seconds.  Every call must succeed and the provider's 429s must stay at
@@ -111,7 +111,7 @@ static struct llm_provider *make_provider(const struct fake_server *fs)
     return p;
 }
 
-static void test_bc27_burst_under_token_limit(void **state)
+static void test_burst_under_token_limit(void **state)
 {
     static const char *const args[] = {
         "--rpm", "60",           "--tpm",    "20000", "--window-ms",
@@ -141,7 +141,7 @@ static void test_bc27_burst_under_token_limit(void **state)
     used =
         fake_stat(&fs, "prompt_tokens") + fake_stat(&fs, "completion_tokens");
     allowed = TPM + (double)TPM * (double)elapsed / WINDOW_MS;
-    printf("bc27: %d calls in %lld ms, accepted %.0f, rejected %.0f "
+    printf("pace: %d calls in %lld ms, accepted %.0f, rejected %.0f "
            "(%.1f%%), tokens used %.0f of %.0f allowed (%.1f%% of the "
            "ceiling)\n",
            CALLS, (long long)elapsed, accepted, rejected,
@@ -156,7 +156,7 @@ static void test_bc27_burst_under_token_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bc27_burst_under_token_limit),
+        cmocka_unit_test(test_burst_under_token_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,7 +52,7 @@ static void assert_malformed(const char *text)
     assert_true(strlen(why) > 0);
 }
 
-/* BC-13: fences and prose around one object. */
+/* Fences and prose around one object. */
 static void test_extract_fences_and_prose(void **state)
 {
     char text[512];
@@ -72,7 +72,7 @@ static void test_extract_fences_and_prose(void **state)
     assert_extracts(text, expected_object);
 }
 
-/* BC-13: an object inside a bash fence is not the answer. */
+/* An object inside a bash fence is not the answer. */
 static void test_extract_ignores_other_fences(void **state)
 {
     char text[512];
@@ -85,7 +85,7 @@ static void test_extract_ignores_other_fences(void **state)
     assert_extracts(text, expected_object);
 }
 
-/* BC-13: two candidates, none, truncated, braces in strings. */
+/* Two candidates, none, truncated, braces in strings. */
 static void test_extract_rejects(void **state)
 {
     char text[512];
@@ -148,7 +148,7 @@ static void assert_confidence_invalid(const char *raw)
     validated(text, LLM_ERR_INVALID);
 }
 
-/* BC-16: the confidence table. */
+/* The confidence table. */
 static void test_confidence_scale(void **state)
 {
     (void)state;
@@ -208,7 +208,7 @@ static void assert_strict_object(const cJSON *s)
     }
 }
 
-/* BC-18: the strict form of a schema. */
+/* The strict form of a schema. */
 static void test_strict_schema(void **state)
 {
     cJSON *schema = cJSON_Parse(
@@ -256,7 +256,7 @@ static void assert_usage(const char *json, uint64_t input, uint64_t output,
     cJSON_Delete(u);
 }
 
-/* BC-25: cached tokens from every provider's usage shape. */
+/* Cached tokens from every provider's usage shape. */
 static void test_usage_fields(void **state)
 {
     (void)state;
@@ -272,7 +272,7 @@ static void test_usage_fields(void **state)
     assert_usage("{\"prompt_tokens\":10,\"completion_tokens\":2}", 10, 2, 0);
 }
 
-/* BC-19: duration formats and the largest hint. */
+/* Duration formats and the largest hint. */
 static void test_hints(void **state)
 {
     struct llm_hint_headers h;
