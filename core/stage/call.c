@@ -239,7 +239,9 @@ cls_status stage_invoke(struct cls_host *s, const struct stage_call_env *env,
 
     st = core_out_init(&out);
     if (st == CLS_OK) {
+        atomic_fetch_add(&s->in_flight, 1);
         st = call_process(s, &call, input, &out, &stage_err);
+        atomic_fetch_sub(&s->in_flight, 1);
         if (st != CLS_OK)
             st = stage_failed(s, st, &stage_err, err);
         else if (core_out_print(&out, output_json, &stage_err) != CLS_OK)

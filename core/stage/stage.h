@@ -132,6 +132,7 @@ struct cls_host {
     void *instance;
     atomic_uint refs;
     pthread_mutex_t call_lock; /* serialises non-concurrent stages */
+    atomic_uint in_flight;     /* process() calls running (reload status) */
 };
 
 /* ------------------------------------------------------------------ */
