@@ -114,7 +114,7 @@ static void test_default_file_parses(void **state)
     assert_int_equal(cfg->n_stages, 6);
     assert_string_equal(cfg->stages[0].name, "normalization");
     assert_string_equal(cfg->stages[5].name, "final-review");
-    assert_string_equal(cfg->stages[1].provider_kind, "openai");
+    assert_string_equal(cfg->stages[1].provider_kind, "rules");
     assert_true(cfg->stages[1].fallback_to_rules);
     assert_non_null(strstr(cfg->stages[2].plugin_path,
                            "build/plugins/family-assignment.so"));
