@@ -5,9 +5,10 @@
  * Start-up order: parse the command line, load and validate the config,
  * apply command-line overrides, set up logging, block the handled signals
  * (so every thread started later inherits the mask), load the pipeline,
- * start the services, then wait for a signal in the main thread.  Shutdown
- * runs the same steps backwards.  The service endpoint plugs in at
- * services_start() / services_stop().
+ * start the services and the admin listener, then wait for a signal in
+ * the main thread (SIGHUP reloads the pipeline).  Shutdown runs the same
+ * steps backwards.  The service endpoint plugs in at services_start() /
+ * services_stop().
  */
 #include <getopt.h>
 #include <signal.h>
@@ -16,6 +17,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "admin/admin.h"
+#include "admin/control.h"
+#include "admin/hot.h"
 #include "common/log.h"
 #include "config/config.h"
 #include "http/endpoint.h"
@@ -23,6 +27,7 @@
 #include "restate/restate.h"
 #include "stage/call.h"
 #include "stage/pipeline.h"
+#include "stage/reload.h"
 #include "store/store.h"
 #include "workflow/workflow.h"
 
@@ -46,11 +51,14 @@ struct daemon {
     struct core_store *store;
     struct workflow_llm *llms;
     size_t n_llms;
-    struct workflow_host host;
-    rs_registry *registry;
-    struct core_http_restate binding;
-    struct core_http_app app;
+    struct workflow_host host; /* shared by every registry version */
+    struct hot_services *services;
     struct core_http_endpoint *endpoint;
+
+    /* Hot reload: the reloader owns the generations in pipelines. */
+    struct stage_reloader *reloader;
+    struct reload_control control;
+    struct admin_server *admin;
 };
 
 static void usage(FILE *f)
@@ -226,26 +234,25 @@ static int store_start(struct daemon *d)
 }
 
 /* The Restate services of the active pipeline.  0 or -1 (logged). */
-static int registry_build(struct daemon *d)
+static int registry_build(struct daemon *d, const rs_session_config *sc)
 {
     struct pipeline *p = pipeline_holder_acquire(&d->pipelines);
-    char err[256];
-    int rc;
+    char err[256] = "no pipeline is loaded";
 
     d->host.config = d->cfg;
     d->host.pipelines = &d->pipelines;
     d->host.store = d->store;
     d->host.llms = d->llms;
     d->host.n_llms = d->n_llms;
-    d->registry = rs_registry_new();
-    rc = d->registry != NULL && p != NULL
-             ? workflow_register(d->registry, &d->host, p, err, sizeof(err))
-             : (snprintf(err, sizeof(err), "out of memory"), -1);
     if (p != NULL)
-        pipeline_release(p);
-    if (rc != 0)
+        d->services = hot_services_new(&d->host, sc, p, err, sizeof(err));
+    pipeline_release(p);
+    if (d->services == NULL) {
         log_error("classifyd", "services: %s", err);
-    return rc;
+        return -1;
+    }
+    d->control.services = d->services;
+    return 0;
 }
 
 static void session_config(const struct classify_config *cfg,
@@ -271,13 +278,13 @@ static int services_start(struct daemon *d)
         log_error("classifyd", "%s", err.message);
         return -1;
     }
-    if (registry_build(d) != 0)
+    session_config(d->cfg, &sc);
+    if (registry_build(d, &sc) != 0)
         return -1;
 
-    session_config(d->cfg, &sc);
-    core_http_restate_app(&d->binding, d->registry, &sc, &d->app);
     limits.max_body_bytes = (size_t)d->cfg->max_request_bytes;
-    d->endpoint = core_http_start(d->cfg->listen, &d->app, &limits);
+    d->endpoint =
+        core_http_start(d->cfg->listen, hot_services_app(d->services), &limits);
     if (d->endpoint == NULL) {
         log_error("classifyd", "cannot serve on %s", d->cfg->listen);
         return -1;
@@ -294,7 +301,7 @@ static void services_stop(struct daemon *d)
     atomic_store(&d->cancel, 1);
     if (d->endpoint != NULL) {
         core_http_stop(d->endpoint);
-        core_http_restate_counts(&d->binding, n);
+        hot_services_counts(d->services, n);
         log_info("classifyd",
                  "served %lu invocation attempt(s): %lu completed, %lu "
                  "failed, %lu suspended, %lu retryable error(s)",
@@ -303,9 +310,9 @@ static void services_stop(struct daemon *d)
                  n[RS_OUTCOME_ERROR] + n[RS_OUTCOME_IO]);
     }
     d->endpoint = NULL;
-    rs_registry_free(d->registry);
-    d->registry = NULL;
-    workflow_host_fini(&d->host);
+    d->control.services = NULL;
+    hot_services_free(d->services);
+    d->services = NULL;
     workflow_llms_destroy(d->llms, d->n_llms);
     d->llms = NULL;
     core_store_close(d->store);
@@ -313,7 +320,21 @@ static void services_stop(struct daemon *d)
     log_info("classifyd", "services stopped");
 }
 
-/* Wait for SIGTERM or SIGINT; SIGHUP is reserved and ignored. */
+/* SIGHUP: reload the configuration and the changed plugins. */
+static void reload_on_signal(struct daemon *d)
+{
+    char *body = NULL;
+    int status;
+
+    log_info("classifyd", "SIGHUP received: reloading");
+    status = reload_control_reload(&d->control, &body);
+    if (status != 200)
+        log_warn("classifyd", "SIGHUP reload not applied (%d): %s", status,
+                 body ? body : "out of memory");
+    free(body);
+}
+
+/* Wait for SIGTERM or SIGINT; SIGHUP reloads. */
 static void wait_for_shutdown(struct daemon *d)
 {
     int sig = 0;
@@ -322,7 +343,7 @@ static void wait_for_shutdown(struct daemon *d)
         if (sigwait(&d->signals, &sig) != 0)
             continue;
         if (sig == SIGHUP) {
-            log_info("classifyd", "SIGHUP received: reserved, ignored");
+            reload_on_signal(d);
             continue;
         }
         log_info("classifyd", "%s received, shutting down",
@@ -331,15 +352,66 @@ static void wait_for_shutdown(struct daemon *d)
     }
 }
 
-static int run(struct classify_config *cfg)
+/* The reloader and the first generation, loaded from private copies.
+ * Returns 0 or -1 (logged). */
+static int pipeline_start(struct daemon *d)
+{
+    struct reload_options opts = {
+        .copy_dir = d->cfg->reload_copy_dir,
+        .drain_timeout_ms = (unsigned)d->cfg->reload_drain_timeout_ms};
+    struct stage_spec *specs = config_stage_specs(d->cfg);
+    struct reload_outcome out;
+    cls_error err = {CLS_OK, ""};
+    int rc = -1;
+
+    d->reloader = specs ? reload_new(&d->pipelines, &opts, &err) : NULL;
+    if (specs == NULL)
+        cls_error_set(&err, CLS_ENOMEM, "out of memory");
+    if (d->reloader != NULL)
+        rc = reload_apply(d->reloader, specs, d->cfg->n_stages, NULL, NULL,
+                          &out, &err);
+    free(specs);
+    if (rc != 0)
+        log_error("classifyd", "pipeline refused; not starting: %s",
+                  err.message);
+    return rc;
+}
+
+/* The admin listener, with the token named by admin.token_env.  Returns
+ * 0 or -1 (logged). */
+static int admin_begin(struct daemon *d)
+{
+    struct admin_handlers h;
+    const char *token = NULL;
+    char err[512];
+
+    if (d->cfg->admin_token_env != NULL) {
+        token = getenv(d->cfg->admin_token_env);
+        if (token == NULL || token[0] == '\0') {
+            log_error("classifyd",
+                      "admin.token_env names %s, which is not set or "
+                      "empty; not starting",
+                      d->cfg->admin_token_env);
+            return -1;
+        }
+    }
+    reload_control_handlers(&d->control, &h);
+    d->admin = admin_start(d->cfg->admin_listen, token, &h, err, sizeof(err));
+    if (d->admin == NULL) {
+        log_error("classifyd", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int run(struct classify_config *cfg, const struct cmdline *cl)
 {
     struct stage_retry_policy retry = {
         .max_attempts = (unsigned)cfg->retry_max_attempts,
         .initial_delay_ms = (unsigned)cfg->retry_initial_delay_ms,
         .max_delay_ms = (unsigned)cfg->retry_max_delay_ms};
     struct daemon d = {.cfg = cfg};
-    struct pipeline *p;
-    int problems = 0, rc;
+    int rc;
 
     sigemptyset(&d.signals);
     sigaddset(&d.signals, SIGTERM);
@@ -351,19 +423,25 @@ static int run(struct classify_config *cfg)
     stage_direct_env_init(&d.env, NULL, NULL, &retry, &d.cancel);
     pipeline_holder_init(&d.pipelines);
 
-    p = load_pipeline(cfg, 1, &problems);
-    if (p == NULL) {
-        log_error("classifyd", "pipeline refused; not starting");
+    if (pipeline_start(&d) != 0) {
         pipeline_holder_fini(&d.pipelines);
+        reload_free(d.reloader);
         return EXIT_FAILURE;
     }
-    pipeline_holder_swap(&d.pipelines, p);
-
+    d.control.config_path = cl->config;
+    d.control.listen_override = cl->listen;
+    d.control.database_override = cl->database;
+    d.control.running = cfg;
+    d.control.reloader = d.reloader;
     rc = services_start(&d);
     if (rc == 0)
+        rc = admin_begin(&d);
+    if (rc == 0)
         wait_for_shutdown(&d);
+    admin_stop(d.admin);
     services_stop(&d);
     pipeline_holder_fini(&d.pipelines);
+    reload_free(d.reloader);
     log_info("classifyd", "stopped");
     return rc == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }
@@ -400,7 +478,7 @@ int main(int argc, char **argv)
                        : (enum core_log_level)cfg->log_level,
                    STDERR_FILENO);
 
-    rc = cl.check_only ? check_config(cfg) : run(cfg);
+    rc = cl.check_only ? check_config(cfg) : run(cfg, &cl);
     config_free(cfg);
     return rc;
 }

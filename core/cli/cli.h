@@ -57,6 +57,9 @@ int cli_status(struct cli_global *g, int argc, char **argv);
 int cli_export(struct cli_global *g, int argc, char **argv);
 int cli_eval(struct cli_global *g, int argc, char **argv);
 int cli_register(struct cli_global *g, int argc, char **argv);
+int cli_reload(struct cli_global *g, int argc, char **argv);
+int cli_rollback(struct cli_global *g, int argc, char **argv);
+int cli_generations(struct cli_global *g, int argc, char **argv);
 
 /*
  * POST body (JSON) to url with optional extra header lines ("k: v",

@@ -28,6 +28,7 @@ static const char usage_text[] =
     "  eval --indicators F --labels F [--json]\n"
     "                                   offline accuracy on labelled data\n"
     "  register                         register classifyd with Restate\n"
+    "  reload | rollback | generations  hot reload of stage plugins\n"
     "\n"
     "Each command takes --help.  The configuration defaults to\n"
     "$CLASSIFY_CONFIG, else " DEFAULT_CONFIG ".\n"
@@ -44,6 +45,9 @@ struct command {
 static const struct command commands[] = {
     {"seed", cli_seed},     {"run", cli_run},   {"status", cli_status},
     {"export", cli_export}, {"eval", cli_eval}, {"register", cli_register},
+    {"reload", cli_reload},
+    {"rollback", cli_rollback},
+    {"generations", cli_generations},
 };
 
 int cli_load_config(struct cli_global *g)

@@ -647,7 +647,8 @@ static void check_root(struct ctx *c, const config_t *lc)
                 "setting \"listen\" must be "
                 "ADDRESS:PORT, not \"%s\"",
                 cfg->listen);
-    if (!address_ok(cfg->admin_listen) || !loopback_ok(cfg->admin_listen))
+    if (strncmp(cfg->admin_listen, "unix:/", 6) != 0 &&
+        (!address_ok(cfg->admin_listen) || !loopback_ok(cfg->admin_listen)))
         problem(c, line_at(lc, "admin.listen"),
                 "setting \"admin.listen\" "
                 "must be a loopback ADDRESS:PORT (127.x.x.x, [::1] or "
@@ -964,4 +965,95 @@ struct stage_spec *config_stage_specs(const struct classify_config *cfg)
 int config_address_valid(const char *s)
 {
     return address_ok(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Reload                                                              */
+/* ------------------------------------------------------------------ */
+
+static int same_str(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) ||
+           (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int same_provider(const struct config_provider *a,
+                         const struct config_provider *b)
+{
+    return same_str(a->name, b->name) && same_str(a->kind, b->kind) &&
+           same_str(a->base_url, b->base_url) && same_str(a->model, b->model) &&
+           same_str(a->api_key_env, b->api_key_env) &&
+           a->timeout_ms == b->timeout_ms &&
+           a->max_attempts == b->max_attempts &&
+           a->requests_per_minute == b->requests_per_minute &&
+           a->tokens_per_minute == b->tokens_per_minute &&
+           a->max_output_tokens == b->max_output_tokens;
+}
+
+static int same_providers(const struct classify_config *a,
+                          const struct classify_config *b)
+{
+    size_t i;
+
+    if (a->n_providers != b->n_providers)
+        return 0;
+    for (i = 0; i < a->n_providers; i++) {
+        if (!same_provider(&a->providers[i], &b->providers[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_ingress(const struct classify_config *a,
+                        const struct classify_config *b)
+{
+    size_t i;
+
+    if (a->n_restate_ingress_urls != b->n_restate_ingress_urls)
+        return 0;
+    for (i = 0; i < a->n_restate_ingress_urls; i++) {
+        if (!same_str(a->restate_ingress_urls[i], b->restate_ingress_urls[i]))
+            return 0;
+    }
+    return 1;
+}
+
+const char *config_restart_setting(const struct classify_config *running,
+                                   const struct classify_config *next)
+{
+    const struct classify_config *a = running, *b = next;
+
+    if (a->log_level != b->log_level)
+        return "log_level";
+    if (!same_str(a->listen, b->listen))
+        return "listen";
+    if (a->max_request_bytes != b->max_request_bytes)
+        return "max_request_bytes";
+    if (!same_str(a->database, b->database))
+        return "database";
+    if (a->database_pool_size != b->database_pool_size)
+        return "database_pool_size";
+    if (!same_str(a->restate_admin_url, b->restate_admin_url))
+        return "restate.admin_url";
+    if (!same_ingress(a, b))
+        return "restate.ingress_urls";
+    if (!same_str(a->restate_deployment_url, b->restate_deployment_url))
+        return "restate.deployment_url";
+    if (!same_str(a->admin_listen, b->admin_listen))
+        return "admin.listen";
+    if (!same_str(a->admin_token_env, b->admin_token_env))
+        return "admin.token_env";
+    if (a->batch_max_items != b->batch_max_items ||
+        a->batch_sample_values_cap != b->batch_sample_values_cap ||
+        a->batch_rate_per_second != b->batch_rate_per_second)
+        return "batch";
+    if (a->retry_max_attempts != b->retry_max_attempts ||
+        a->retry_initial_delay_ms != b->retry_initial_delay_ms ||
+        a->retry_max_delay_ms != b->retry_max_delay_ms)
+        return "retry";
+    if (!same_providers(a, b))
+        return "providers";
+    if (!same_str(a->reload_copy_dir, b->reload_copy_dir))
+        return "pipeline.reload.copy_dir";
+    return NULL;
 }

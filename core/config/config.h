@@ -108,4 +108,14 @@ config_provider_find(const struct classify_config *cfg, const char *name);
  */
 struct stage_spec *config_stage_specs(const struct classify_config *cfg);
 
+/*
+ * The first setting, by its path ("providers", "restate.admin_url"), that
+ * differs between the running configuration and next and only takes
+ * effect at a restart, or NULL when a reload can apply next (only the
+ * stages, pipeline.plugin_dir and pipeline.reload.drain_timeout_ms
+ * differ).  Pure; any thread.
+ */
+const char *config_restart_setting(const struct classify_config *running,
+                                   const struct classify_config *next);
+
 #endif /* CORE_CONFIG_CONFIG_H */
