@@ -7,10 +7,12 @@
 #include "stage/reload.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -960,11 +962,32 @@ size_t reload_wait_drained(struct stage_reloader *r, unsigned timeout_ms)
 /* Life cycle                                                          */
 /* ------------------------------------------------------------------ */
 
+/* mkdir -p with mode 0700.  0 or -1 with errno. */
+static int mkdirs(const char *dir)
+{
+    char path[4096];
+    size_t i;
+
+    if (snprintf(path, sizeof(path), "%s", dir) >= (int)sizeof(path)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (i = 1; path[i] != '\0'; i++) {
+        if (path[i] != '/')
+            continue;
+        path[i] = '\0';
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return -1;
+        path[i] = '/';
+    }
+    return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 static int make_dir(const char *dir, cls_error *err)
 {
     struct stat st;
 
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (mkdirs(dir) != 0) {
         cls_error_set(err, CLS_EINVAL,
                       "pipeline.reload.copy_dir %s: cannot create: %s", dir,
                       strerror(errno));
@@ -980,6 +1003,46 @@ static int make_dir(const char *dir, cls_error *err)
     return 0;
 }
 
+/* The pid in a copy's name "<stage>-<hash>-<pid>-<seq>.so", or 0. */
+static long copy_pid(const char *name)
+{
+    const char *end = strrchr(name, '.'), *dash;
+    long pid;
+    char *stop;
+
+    if (end == NULL || strcmp(end, ".so") != 0)
+        return 0;
+    for (dash = end; dash > name && dash[-1] != '-'; dash--)
+        ;
+    if (dash == name || dash - 1 == name)
+        return 0;
+    for (dash -= 2; dash > name && dash[0] != '-'; dash--)
+        ;
+    pid = strtol(dash + 1, &stop, 10);
+    return dash > name && *stop == '-' ? pid : 0;
+}
+
+/* Delete copies left by processes of ours that no longer run (a crash). */
+static void remove_stale(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096];
+
+    while (d != NULL && (e = readdir(d)) != NULL) {
+        long pid = copy_pid(e->d_name);
+
+        if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+            errno != ESRCH)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (unlink(path) == 0)
+            log_info(TAG, "removed %s, left by process %ld", path, pid);
+    }
+    if (d != NULL)
+        closedir(d);
+}
+
 struct stage_reloader *reload_new(struct pipeline_holder *holder,
                                   const struct reload_options *opts,
                                   cls_error *err)
@@ -993,6 +1056,7 @@ struct stage_reloader *reload_new(struct pipeline_holder *holder,
     }
     if (make_dir(r->copy_dir, err) != 0)
         goto fail;
+    remove_stale(r->copy_dir);
     r->holder = holder;
     r->drain_timeout_ms = opts->drain_timeout_ms;
     r->next_generation = 1;

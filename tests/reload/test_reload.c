@@ -364,6 +364,39 @@ static void test_drain_and_stuck(void **state)
     assert_int_equal(count_files(f->copies), 3);
 }
 
+/* Copies left by a crashed process are deleted at start; others stay. */
+static void test_stale_copies_removed(void **state)
+{
+    struct fixture *f = *state;
+    struct reload_options o = {f->copies, 1000};
+    struct stage_reloader *r2;
+    cls_error err = {CLS_OK, ""};
+    char stale[400], alive[400], other[400];
+    FILE *fp;
+
+    snprintf(stale, sizeof(stale),
+             "%s/type-classification-00112233aabbccdd-2147480001-3.so",
+             f->copies);
+    snprintf(alive, sizeof(alive), "%s/soak-00112233aabbccdd-1-3.so",
+             f->copies);
+    snprintf(other, sizeof(other), "%s/notes.txt", f->copies);
+    assert_non_null(fp = fopen(stale, "w"));
+    fclose(fp);
+    assert_non_null(fp = fopen(alive, "w"));
+    fclose(fp);
+    assert_non_null(fp = fopen(other, "w"));
+    fclose(fp);
+
+    r2 = reload_new(&f->holder, &o, &err);
+    assert_non_null(r2);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(alive, F_OK), 0); /* pid 1 runs */
+    assert_int_equal(access(other, F_OK), 0);
+    reload_free(r2);
+    unlink(alive);
+    unlink(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +413,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_hook_refusal, setup, teardown),
         cmocka_unit_test_setup_teardown(test_drain_and_stuck, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_copies_removed, setup,
+                                        teardown),
     };
 
     core_log_setup(CORE_LOG_WARN, 2);
