@@ -130,10 +130,22 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
     return len;
 }
 
+static int on_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+    const atomic_int *cancel = arg;
+
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return atomic_load(cancel) != 0;
+}
+
 int llm_http_post(struct llm_http_share *share, const char *url,
                   const struct curl_slist *headers, const char *body,
-                  uint32_t timeout_ms, struct llm_http_reply *rep, char *why,
-                  size_t why_len)
+                  uint32_t timeout_ms, const atomic_int *cancel,
+                  struct llm_http_reply *rep, char *why, size_t why_len)
 {
     CURL *curl = curl_easy_init();
     CURLcode rc;
@@ -160,6 +172,11 @@ int llm_http_post(struct llm_http_share *share, const char *url,
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, rep);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, rep);
+    if (cancel != NULL) {
+        curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(curl, CURLOPT_XFERINFODATA, (void *)cancel);
+        curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    }
     rc = curl_easy_perform(curl);
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_cleanup(curl);
@@ -167,6 +184,8 @@ int llm_http_post(struct llm_http_share *share, const char *url,
     if (rc == CURLE_OK)
         return LLM_HTTP_OK;
     snprintf(why, why_len, "%s", curl_easy_strerror(rc));
+    if (rc == CURLE_ABORTED_BY_CALLBACK)
+        return LLM_HTTP_CANCELLED;
     return rc == CURLE_OPERATION_TIMEDOUT ? LLM_HTTP_TIMEOUT : LLM_HTTP_ERROR;
 }
 

@@ -5,6 +5,7 @@
 #ifndef CORE_LLM_HTTP_H
 #define CORE_LLM_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -25,9 +26,10 @@ struct llm_http_share *llm_http_share_create(void);
 void llm_http_share_destroy(struct llm_http_share *share);
 
 enum llm_http_result {
-    LLM_HTTP_OK = 0,      /* a response arrived (any status) */
-    LLM_HTTP_TIMEOUT = 1, /* the attempt's timeout expired */
-    LLM_HTTP_ERROR = 2    /* connection or protocol failure */
+    LLM_HTTP_OK = 0,       /* a response arrived (any status) */
+    LLM_HTTP_TIMEOUT = 1,  /* the attempt's timeout expired */
+    LLM_HTTP_ERROR = 2,    /* connection or protocol failure */
+    LLM_HTTP_CANCELLED = 3 /* *cancel became non-zero */
 };
 
 struct llm_http_reply {
@@ -39,15 +41,16 @@ struct llm_http_reply {
 
 /*
  * POST body to url with headers (read only, may be shared between
- * threads) through share (may be NULL), waiting at most timeout_ms.  Fills *rep
- * (free with llm_http_reply_free(), also after a failure) and returns an
+ * threads) through share (may be NULL), waiting at most timeout_ms; the
+ * transfer is aborted soon after *cancel (may be NULL) becomes non-zero.  Fills
+ * *rep (free with llm_http_reply_free(), also after a failure) and returns an
  * llm_http_result; on failure why holds curl's reason.  Thread-safe once
  * curl_global_init() has run.
  */
 int llm_http_post(struct llm_http_share *share, const char *url,
                   const struct curl_slist *headers, const char *body,
-                  uint32_t timeout_ms, struct llm_http_reply *rep, char *why,
-                  size_t why_len);
+                  uint32_t timeout_ms, const atomic_int *cancel,
+                  struct llm_http_reply *rep, char *why, size_t why_len);
 
 /* Free what rep owns and zero it. */
 void llm_http_reply_free(struct llm_http_reply *rep);

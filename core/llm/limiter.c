@@ -10,7 +10,6 @@
  * back what a call over-estimated and wakes the head, so the pace follows
  * the tokens really used.
  */
-#include <errno.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -37,6 +36,7 @@ struct llm_limiter {
     int64_t paused_until;
     struct waiter *head, *tail;
     double input_ratio;
+    bool closed;
 };
 
 int64_t llm_now_ms(void)
@@ -166,6 +166,10 @@ int llm_limiter_acquire(struct llm_limiter *lim, uint64_t est_tokens,
     for (;;) {
         now = llm_now_ms();
         refill(lim, now);
+        if (lim->closed) {
+            rc = -2;
+            break;
+        }
         if (lim->head != &self) {
             if (now >= deadline_ms)
                 break;
@@ -223,6 +227,38 @@ void llm_limiter_pause(struct llm_limiter *lim, uint64_t pause_ms)
         lim->tok.level = 0;
     pthread_cond_broadcast(&lim->cv);
     pthread_mutex_unlock(&lim->mu);
+}
+
+int llm_limiter_sleep(struct llm_limiter *lim, uint64_t ms)
+{
+    int64_t until = llm_now_ms() + (int64_t)ms;
+    int rc = 0;
+
+    pthread_mutex_lock(&lim->mu);
+    while (!lim->closed && llm_now_ms() < until)
+        wait_until(lim, until);
+    if (lim->closed)
+        rc = -2;
+    pthread_mutex_unlock(&lim->mu);
+    return rc;
+}
+
+void llm_limiter_close(struct llm_limiter *lim)
+{
+    pthread_mutex_lock(&lim->mu);
+    lim->closed = true;
+    pthread_cond_broadcast(&lim->cv);
+    pthread_mutex_unlock(&lim->mu);
+}
+
+int llm_limiter_closed(struct llm_limiter *lim)
+{
+    int closed;
+
+    pthread_mutex_lock(&lim->mu);
+    closed = lim->closed;
+    pthread_mutex_unlock(&lim->mu);
+    return closed;
 }
 
 double llm_limiter_input_ratio(struct llm_limiter *lim)

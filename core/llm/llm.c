@@ -4,7 +4,6 @@
  */
 #define _GNU_SOURCE /* explicit_bzero */
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -40,6 +39,7 @@ struct llm_provider {
 
     atomic_uint config_logged; /* one bit per kind of configuration error */
     atomic_uint_fast64_t calls, requests, rate_limited, wait_ms;
+    atomic_int cancelled;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -66,6 +66,7 @@ const char *llm_reason_name(enum llm_reason reason)
         [LLM_ERR_INVALID] = "invalid_output",
         [LLM_ERR_PROTOCOL] = "protocol",
         [LLM_ERR_INTERNAL] = "internal",
+        [LLM_ERR_CANCELLED] = "cancelled",
     };
 
     if ((unsigned)reason >= sizeof(names) / sizeof(names[0]))
@@ -268,6 +269,12 @@ void llm_provider_destroy(struct llm_provider *p)
     free(p);
 }
 
+void llm_provider_cancel(struct llm_provider *p)
+{
+    atomic_store(&p->cancelled, 1);
+    llm_limiter_close(p->lim);
+}
+
 const char *llm_provider_name(const struct llm_provider *p)
 {
     return p->name;
@@ -322,14 +329,6 @@ static uint64_t backoff_ms(struct llm_provider *p, uint32_t n)
     if (d > p->s.backoff_max_ms)
         d = p->s.backoff_max_ms;
     return d / 2 + next_random(p) % (d / 2 + 1);
-}
-
-static void sleep_ms(uint64_t ms)
-{
-    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000};
-
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-        ;
 }
 
 static int64_t epoch_ms(void)
@@ -558,6 +557,12 @@ static enum step on_reply(struct call *c, struct llm_wire_reply *w)
     return check_answer(c);
 }
 
+static enum step cancelled(struct call *c)
+{
+    return set_reason(c, LLM_ERR_CANCELLED, STEP_GIVE_UP,
+                      "the provider was cancelled (shutdown or drain)");
+}
+
 static uint64_t estimate_tokens(struct call *c, size_t body_len)
 {
     double ratio = llm_limiter_input_ratio(c->p->lim);
@@ -605,6 +610,10 @@ static enum step send_once(struct call *c)
     est = estimate_tokens(c, body_len);
     hr = llm_limiter_acquire(p->lim, est, c->deadline, &waited);
     atomic_fetch_add(&p->wait_ms, waited);
+    if (hr == -2) {
+        free(body);
+        return cancelled(c);
+    }
     if (hr != 0) {
         free(body);
         return set_reason(c, LLM_ERR_RATE_LIMIT, STEP_GIVE_UP,
@@ -614,14 +623,16 @@ static enum step send_once(struct call *c)
     c->res->attempts++;
     atomic_fetch_add(&p->requests, 1);
     hr = llm_http_post(p->share, p->url, p->headers, body, p->s.timeout_ms,
-                       &rep, why, sizeof(why));
+                       &p->cancelled, &rep, why, sizeof(why));
     free(body);
     c->res->http_status = rep.status;
-    if (hr != LLM_HTTP_OK)
+    if (hr == LLM_HTTP_CANCELLED)
+        s = cancelled(c);
+    else if (hr != LLM_HTTP_OK)
         s = transient_error(
             c, hr == LLM_HTTP_TIMEOUT ? LLM_ERR_TIMEOUT : LLM_ERR_TRANSPORT,
             why);
-    else if (rep.status == 200) {
+    else if (rep.status >= 200 && rep.status < 300) {
         s = on_success(c, &rep, est, body_len);
     }
     else {
@@ -645,7 +656,8 @@ static enum step run_call(struct call *c)
             pause = backoff_ms(c->p, c->transient);
             if (llm_now_ms() + (int64_t)pause > c->deadline)
                 return STEP_GIVE_UP;
-            sleep_ms(pause);
+            if (llm_limiter_sleep(c->p->lim, pause) != 0)
+                return cancelled(c);
         }
     }
 }
@@ -669,6 +681,11 @@ static cls_status sticky_failure(struct llm_provider *p, struct llm_result *res,
 {
     cls_status rc = CLS_OK;
 
+    if (atomic_load(&p->cancelled)) {
+        res->reason = LLM_ERR_CANCELLED;
+        return cls_error_set(
+            err, CLS_RETRY, "cancelled: provider %s is shutting down", p->name);
+    }
     pthread_mutex_lock(&p->mu);
     if (p->fatal_reason != LLM_OK) {
         res->reason = p->fatal_reason;

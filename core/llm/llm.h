@@ -103,7 +103,8 @@ enum llm_reason {
     LLM_ERR_MALFORMED,  /* no single JSON object in the reply */
     LLM_ERR_INVALID,    /* object does not match the schema */
     LLM_ERR_PROTOCOL,   /* the server's envelope is not understood */
-    LLM_ERR_INTERNAL    /* allocation failure, bad arguments */
+    LLM_ERR_INTERNAL,   /* allocation failure, bad arguments */
+    LLM_ERR_CANCELLED   /* llm_provider_cancel() (shutdown, drain) */
 };
 
 /* Short name of a reason ("refused", "malformed_output", ...). */
@@ -147,6 +148,14 @@ cls_status llm_provider_create(const struct llm_provider_settings *settings,
  * accepted.
  */
 void llm_provider_destroy(struct llm_provider *provider);
+
+/*
+ * Make every running and later llm_complete() on provider end soon with
+ * CLS_RETRY and reason LLM_ERR_CANCELLED: waits for pace, back-off and
+ * 429 hints end at once, transfers in flight are aborted.  For shutdown
+ * and drain; irreversible.  Thread-safe.
+ */
+void llm_provider_cancel(struct llm_provider *provider);
 
 /* The provider's settings name (owned by the provider). */
 const char *llm_provider_name(const struct llm_provider *provider);

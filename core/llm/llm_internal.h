@@ -144,9 +144,10 @@ void llm_limiter_destroy(struct llm_limiter *lim);
 /*
  * Wait in line until one request and est_tokens tokens are available and
  * take them.  est_tokens above the bucket's size is clamped to it.
- * Returns 0, or -1 when the wait would end after deadline_ms (a
- * CLOCK_MONOTONIC time in ms), in which case nothing is taken.  *waited_ms
- * receives the time spent waiting (may be NULL).
+ * Returns 0, -1 when the wait would end after deadline_ms (a
+ * CLOCK_MONOTONIC time in ms), or -2 once the limiter is closed; then
+ * nothing is taken.  *waited_ms receives the time spent waiting (may be
+ * NULL).
  */
 int llm_limiter_acquire(struct llm_limiter *lim, uint64_t est_tokens,
                         int64_t deadline_ms, uint64_t *waited_ms);
@@ -163,6 +164,21 @@ void llm_limiter_settle(struct llm_limiter *lim, uint64_t est_tokens,
  * the buckets, since the server says they are empty.  Thread-safe.
  */
 void llm_limiter_pause(struct llm_limiter *lim, uint64_t pause_ms);
+
+/*
+ * Sleep ms unless the limiter is closed first.  Returns 0 after the full
+ * sleep, -2 when closed.  Thread-safe.
+ */
+int llm_limiter_sleep(struct llm_limiter *lim, uint64_t ms);
+
+/*
+ * Close the limiter: every waiter and every later acquire or sleep
+ * returns -2 at once.  Irreversible.  Thread-safe.
+ */
+void llm_limiter_close(struct llm_limiter *lim);
+
+/* Non-zero once llm_limiter_close() was called.  Thread-safe. */
+int llm_limiter_closed(struct llm_limiter *lim);
 
 /*
  * Learned ratio of real prompt tokens to the bytes/4 estimate (starts at

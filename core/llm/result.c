@@ -58,7 +58,7 @@ static enum llm_reason reason_from_name(const char *name)
 {
     int r;
 
-    for (r = LLM_OK; r <= LLM_ERR_INTERNAL; r++)
+    for (r = LLM_OK; r <= LLM_ERR_CANCELLED; r++)
         if (name != NULL && strcmp(name, llm_reason_name(r)) == 0)
             return (enum llm_reason)r;
     return (enum llm_reason) - 1;

@@ -691,6 +691,52 @@ static void test_classifier_mode(void **state)
     fake_stop(&fs);
 }
 
+/* Cancel a provider while a thread's call deals with script's first
+ * answer; backoff_ms sets the back-off base. */
+static void cancel_during(const char *script, uint32_t backoff_ms)
+{
+    struct llm_provider_settings s;
+    struct fake_server fs;
+    struct thread_call tc = {0};
+    struct outcome o;
+    pthread_t t;
+    int64_t t0;
+
+    assert_int_equal(fake_start(&fs, script, NULL), 0);
+    s = settings_for(&fs, LLM_KIND_OPENAI);
+    s.backoff_base_ms = backoff_ms;
+    s.backoff_max_ms = backoff_ms;
+    tc.p = make(&s);
+    assert_int_equal(pthread_create(&t, NULL, call_thread, &tc), 0);
+    usleep(300 * 1000);
+    t0 = llm_now_ms();
+    llm_provider_cancel(tc.p);
+    pthread_join(t, NULL);
+    assert_true(llm_now_ms() - t0 < 1000);
+    assert_int_equal(tc.o.status, CLS_RETRY);
+    assert_int_equal(tc.o.res.reason, LLM_ERR_CANCELLED);
+    llm_result_free(&tc.o.res);
+    call(tc.p, &family_request, &o); /* later calls end at once */
+    assert_int_equal(o.status, CLS_RETRY);
+    assert_int_equal(o.res.attempts, 0);
+    llm_result_free(&o.res);
+    llm_provider_destroy(tc.p);
+    fake_stop(&fs);
+}
+
+/* llm_provider_cancel() ends a transfer, a 429 wait and a back-off. */
+static void test_cancel(void **state)
+{
+    (void)state;
+    cancel_during("{\"responses\":[{\"classify\":true,"
+                  "\"delay_ms\":4000}]}",
+                  50);
+    cancel_during("{\"responses\":[{\"status\":429,\"headers\":"
+                  "{\"retry-after\":\"10\"},\"body\":{}}]}",
+                  50);
+    cancel_during("{\"responses\":[{\"status\":500,\"body\":{}}]}", 8000);
+}
+
 /* A result survives the journal record round trip; a bad record fails. */
 static void test_journal_roundtrip(void **state)
 {
@@ -828,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_truncation),
         cmocka_unit_test(test_anthropic_usage),
         cmocka_unit_test(test_classifier_mode),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_journal_roundtrip),
         cmocka_unit_test(test_key_never_logged),
         cmocka_unit_test(test_settings_checks),
