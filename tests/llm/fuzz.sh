@@ -2,8 +2,8 @@
 # fuzz.sh [seconds|build] - build the LLM reply libFuzzer target with clang
 # and run it (default 60 s; "build": build only) on a small seed corpus.
 # New inputs accumulate in $FUZZ_OUT/corpus; a crash lands in
-# $FUZZ_OUT/artifacts/ and makes this script exit non-zero.  FUZZ_OUT defaults to build-fuzz-llm at the
-# repository root.
+# $FUZZ_OUT/artifacts/ and makes this script exit non-zero.  FUZZ_OUT
+# defaults to build-fuzz-llm at the repository root.
 set -eu
 
 secs=${1:-60}
