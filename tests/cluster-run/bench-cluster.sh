@@ -132,8 +132,8 @@ bench_single()
 
 bench_cluster()
 {
-    local st cluster=$ROOT/scripts/cluster pids=() n pass t0 t1 keys key ok
-    local force run i
+    local st cluster=$ROOT/scripts/cluster pids=() n pass t0 t1 keys key
+    local force run i rctl row
 
     export CLUSTER_NETNS=classify-bench-$$ CLUSTER_BUILD=$BUILD
     export CLUSTER_STATE
@@ -165,38 +165,40 @@ bench_cluster()
         report "cluster run$pass" "${pids[@]}"
     done
 
-    # Recovery: SIGKILL n2 while idle, then time until 40 workflows of the
-    # run (spread over all partitions) answer getState through n1 again.
+    # Recovery: 40 workflows of the run (spread over the partitions) read
+    # through n1 in parallel, each retried until it answers; first with
+    # every node up, then right after SIGKILL of n2 (same clock start).
     run=$(sed -n 's/^run \([^:]*\):.*/\1/p' "$st/run.out" | head -n 1)
     keys=$(psql -X -At "host=$st/pg port=5432 user=postgres dbname=classify" \
         -c "SELECT indicator_id FROM classifications ORDER BY md5(indicator_id)
-            LIMIT 40")
-    t0=$(date +%s.%N)
-    "$cluster" kill 2 >/dev/null || exit 1
-    for ((i = 0; i < 600; i++)); do
-        ok=0
-        for key in $keys; do
-            key=$(jq -rn --arg k "$key@$run" '$k|@uri')
-            "$cluster" exec curl -sf -o /dev/null -m 2 -X POST \
-                "http://127.0.0.1:8080/classification-workflow/$key/getState" &&
-                ok=$((ok + 1))
-        done
-        [ "$ok" = 40 ] && break
-    done
-    t1=$(date +%s.%N)
-    echo "after SIGKILL of n2: 40/40 workflows readable through n1 after" \
-        "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s" \
-        "($ok/40 at the end, $i polling rounds)"
+            LIMIT 40" | while read -r key; do
+        jq -rn --arg k "$key@$run" '$k|@uri'
+    done)
+    # shellcheck disable=SC2086 # one key per word
+    echo "reads of 40 workflows through n1, all nodes up:" \
+        "$("$cluster" exec bash "$HERE/probe-reads.sh" 0 $keys)"
+    # shellcheck disable=SC2086 # one key per word
+    echo "reads of 40 workflows through n1 from SIGKILL of n2:" \
+        "$("$cluster" exec bash "$HERE/probe-reads.sh" "$(cat "$st/n2.pid")" \
+            $keys)"
+    # Rejoin: from the restart until n2 is a metadata member again with
+    # partition replicas and no node is listed dead.
+    rctl=$ROOT/.cache/restatectl/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl
     t0=$(date +%s.%N)
     "$cluster" start 2 >/dev/null || exit 1
     for ((i = 0; i < 600; i++)); do
-        "$cluster" exec "$ROOT/.cache/restatectl/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl" \
-            -s http://127.0.0.1:5122 partitions list 2>/dev/null |
-            grep -q 'Dead nodes' || break
+        row=$("$cluster" exec "$rctl" -s http://127.0.0.1:5122 status \
+            2>/dev/null | grep -E ' n2 ')
+        if awk '{for (i = 1; i <= NF; i++) if ($i == "Member")
+                exit !($(i + 1) + $(i + 2) >= 1); exit 1}' <<<"$row" &&
+            ! "$cluster" exec "$rctl" -s http://127.0.0.1:5122 partitions \
+                list 2>/dev/null | grep -q 'Dead nodes'; then
+            break
+        fi
         sleep 0.1
     done
     t1=$(date +%s.%N)
-    echo "restart of n2 until no dead node in the partition table:" \
+    echo "restart of n2 until it is a member with partition replicas:" \
         "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", b - a}') s"
 }
 
