@@ -62,6 +62,10 @@ static size_t format_prefix(char *buf, size_t size, enum core_log_level level,
 
 static void write_line(enum core_log_level level, const char *tag,
                        const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void write_line(enum core_log_level level, const char *tag,
+                       const char *fmt, va_list ap)
 {
     char line[LOG_LINE_MAX];
     size_t n;

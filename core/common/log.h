@@ -39,14 +39,15 @@ void core_log(enum core_log_level level, const char *component, const char *fmt,
               ...) __attribute__((format(printf, 3, 4)));
 
 void core_logv(enum core_log_level level, const char *component,
-               const char *fmt, va_list ap);
+               const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 /*
  * Write one line for a stage: the tag is "stage:<name>@<version>#<gen>".
  */
 void core_log_stage(enum core_log_level level, const char *stage,
                     const char *version, unsigned generation, const char *fmt,
-                    va_list ap);
+                    va_list ap) __attribute__((format(printf, 5, 0)));
 
 #define log_error(comp, ...) core_log(CORE_LOG_ERROR, comp, __VA_ARGS__)
 #define log_warn(comp, ...)  core_log(CORE_LOG_WARN, comp, __VA_ARGS__)

@@ -108,6 +108,9 @@ static int replace_str(char **slot, const char *value)
 }
 
 static void log_append(cls_fake_host *fh, const char *level, const char *fmt,
+                       va_list ap) CLS_PRINTF(3, 0);
+
+static void log_append(cls_fake_host *fh, const char *level, const char *fmt,
                        va_list ap)
 {
     char line[1024];
