@@ -801,11 +801,14 @@ int reload_rollback(struct stage_reloader *r, reload_hook_fn hook,
                     void *hook_arg, struct reload_outcome *out, cls_error *err)
 {
     struct recipe *rc = NULL, *target;
+    unsigned target_generation = 0;
     int rc_apply = -1;
 
     if (enter(r, err) != 0)
         return -1;
     target = r->previous;
+    if (target != NULL) /* publish() frees target once rc is applied */
+        target_generation = target->generation;
     if (target == NULL)
         cls_error_set(err, CLS_EINVAL,
                       "rollback: there is no previous generation to return "
@@ -819,7 +822,7 @@ int reload_rollback(struct stage_reloader *r, reload_hook_fn hook,
         log_info(TAG,
                  "rolled back to the builds of generation %u as "
                  "generation %u",
-                 target->generation, out->generation);
+                 target_generation, out->generation);
     }
     else {
         recipe_free(rc);
