@@ -18,7 +18,9 @@
 #            create() failing, no entry symbol, a configuration error and
 #            a restart-only setting; then the admin API refuses a missing
 #            or wrong token; then a reload to 2.0.0 and `classify
-#            rollback`: new invocations use 1.0.0 again.
+#            rollback`: new invocations use 1.0.0 again.  Finally a
+#            stage is added (a new Restate service: served and registered
+#            again) and removed.
 #
 # Environment: RELOAD_COUNT, KEEP_E2E_WORK=1.
 
@@ -314,6 +316,40 @@ scenario_refuse()
     expect_eq "rows of run 3 by 1.0.0 again (generation 4)" \
         "$(sql "SELECT count(*) FROM type_results WHERE run_id = '$run3' AND plugin_version = '1.0.0' AND generation = 4")" \
         "$COUNT"
+    expect_eq "failed classifications" \
+        "$(sql "SELECT count(*) FROM classifications WHERE status <> 'completed'")" 0
+    no_journal_mismatch
+    services_change
+}
+
+# A reload that adds a stage (a new Restate service) serves it and
+# registers the deployment again; removing it does the same.
+services_change()
+{
+    local out run4
+
+    cp "$BUILD/tests/abi/plugins/probe.so" "$PLUGINS/probe.so" ||
+        fail "deploy probe"
+    cp "$CONF" "$WORK/conf.six"
+    sed -i 's|^    );$|        , { name = "probe"; plugin = "probe.so"; }\n    );|' \
+        "$CONF"
+    out=$("${CLI[@]}" reload) || fail "reload adding a stage: $out"
+    echo "$out"
+    echo "$out" | grep -q "registered again with Restate" ||
+        fail "deployment not registered again: $out"
+    curl -sf "$RESTATE_ADMIN/services" | jq -e \
+        '.services | map(.name) | index("probe") != null' >/dev/null ||
+        fail "Restate does not know the new service"
+    run4=$(run_all --force)
+    expect_eq "classifications of run 4 with the added stage" \
+        "$(sql "SELECT count(*) FROM classifications WHERE run_id = '$run4' AND status = 'completed'")" \
+        "$COUNT"
+
+    cp "$WORK/conf.six" "$CONF"
+    out=$("${CLI[@]}" reload) || fail "reload removing the stage: $out"
+    echo "$out" | grep -q "registered again with Restate" ||
+        fail "deployment not registered again after the removal: $out"
+    run_all --force >/dev/null
     expect_eq "failed classifications" \
         "$(sql "SELECT count(*) FROM classifications WHERE status <> 'completed'")" 0
     no_journal_mismatch
