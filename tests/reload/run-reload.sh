@@ -215,6 +215,10 @@ scenario_load()
             AND (generation <> 1 OR reasoning LIKE '[type-classification%')")" 0
     expect_eq "other stages' rows not from generation 1" \
         "$(sql "SELECT count(*) FROM family_results WHERE generation <> 1")" 0
+    expect_eq "stage invocations that failed (classifyd log)" \
+        "$(grep -c 'failed on' "$WORK/classifyd.log")" 0
+    expect_eq "failed events in processing_log" \
+        "$(sql "SELECT count(*) FROM processing_log WHERE event = 'failed'")" 0
     no_journal_mismatch
 
     # Generation 1 drained and was closed.
