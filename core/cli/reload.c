@@ -222,8 +222,7 @@ static void print_generation(const cJSON *gen)
         printf("  retired %.1f s ago", num_of(gen, "retired_ms") / 1000.0);
     printf("\n");
     cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(gen, "stages"))
-        printf("  %-22s %-10s build %-16s loaded in generation %.0f, %.0f "
-               "call(s) running\n",
+        printf("  %-22s %-8s build %-14s gen %-3.0f %3.0f running\n",
                str_of(s, "name"), str_of(s, "version"), str_of(s, "build_id"),
                num_of(s, "generation"), num_of(s, "in_flight"));
 }

@@ -186,6 +186,7 @@ scenario_load()
     echo "$out"
     echo "reloaded with $done_now of $COUNT type rows written"
     expect_eq "generation after the reload" "$(active_generation)" 2
+    "${CLI[@]}" generations || fail "classify generations"
 
     wait "$cli_pid" || { cat "$WORK/run.out" "$WORK/run.err";
         fail "run did not complete across the reload"; }
