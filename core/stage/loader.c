@@ -464,6 +464,7 @@ static struct cls_host *record_new(const cls_stage_desc *d,
     pthread_mutex_init(&s->call_lock, NULL);
     pthread_mutex_init(&s->mem_lock, NULL);
     atomic_init(&s->refs, 1);
+    atomic_init(&s->in_flight, 0);
     s->slot = d->slot;
     s->flags = d->flags;
     s->abi_minor = d->abi_minor;
