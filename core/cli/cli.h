@@ -62,6 +62,13 @@ int cli_rollback(struct cli_global *g, int argc, char **argv);
 int cli_generations(struct cli_global *g, int argc, char **argv);
 
 /*
+ * Print the pipeline generations classifyd has loaded, from its admin API
+ * (url NULL: the configured admin.listen), as text or JSON.  Returns an
+ * exit code; CLI_UNREACHABLE when classifyd does not answer.
+ */
+int cli_show_generations(struct cli_global *g, const char *url, int json);
+
+/*
  * POST body (JSON) to url with optional extra header lines ("k: v",
  * NULL-terminated list).  Returns the HTTP status (0 when no answer came,
  * with the transport error in err) and the response body in *resp

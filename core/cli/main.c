@@ -43,8 +43,12 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"seed", cli_seed},     {"run", cli_run},   {"status", cli_status},
-    {"export", cli_export}, {"eval", cli_eval}, {"register", cli_register},
+    {"seed", cli_seed},
+    {"run", cli_run},
+    {"status", cli_status},
+    {"export", cli_export},
+    {"eval", cli_eval},
+    {"register", cli_register},
     {"reload", cli_reload},
     {"rollback", cli_rollback},
     {"generations", cli_generations},

@@ -227,26 +227,20 @@ static void print_generation(const cJSON *gen)
                num_of(s, "generation"), num_of(s, "in_flight"));
 }
 
-int cli_generations(struct cli_global *g, int argc, char **argv)
+int cli_show_generations(struct cli_global *g, const char *url, int json)
 {
-    const char *url = NULL;
     const cJSON *gen;
     char *body = NULL;
     cJSON *o;
     long status;
-    int json = 0, rc = parse(argc, argv, generations_usage, &url, &json);
 
-    if (rc >= 0)
-        return rc;
     if (cli_load_config(g) != 0)
         return CLI_USAGE;
     status = admin_request(g->config, url, "GET", "/status", &body);
     if (status != 200) {
         if (status != 0)
-            fprintf(stderr,
-                    "classify generations: admin API answered %ld: "
-                    "%s\n",
-                    status, body ? body : "");
+            fprintf(stderr, "classify: admin API answered %ld: %s\n", status,
+                    body ? body : "");
         free(body);
         return status == 0 ? CLI_UNREACHABLE : CLI_USAGE;
     }
@@ -267,4 +261,14 @@ int cli_generations(struct cli_global *g, int argc, char **argv)
         print_generation(gen);
     cJSON_Delete(o);
     return CLI_OK;
+}
+
+int cli_generations(struct cli_global *g, int argc, char **argv)
+{
+    const char *url = NULL;
+    int json = 0, rc = parse(argc, argv, generations_usage, &url, &json);
+
+    if (rc >= 0)
+        return rc;
+    return cli_show_generations(g, url, json);
 }

@@ -11,7 +11,8 @@
 static const char status_usage[] =
     "usage: classify status [--run-id ID | --indicator ID]\n"
     "\n"
-    "Without an argument, shows the most recent run.\n";
+    "Without an argument, shows the most recent run and the pipeline\n"
+    "generations classifyd has loaded, with their calls in flight.\n";
 
 static int show_indicator(struct core_store *store, const char *id)
 {
@@ -93,5 +94,11 @@ int cli_status(struct cli_global *g, int argc, char **argv)
     else
         rc = show_run(store, latest);
     core_store_close(store);
+    if (indicator == NULL && run_id == NULL) {
+        printf("\n");
+        if (cli_show_generations(g, NULL, 0) == CLI_UNREACHABLE)
+            printf("(classifyd's admin API does not answer: no generations "
+                   "shown)\n");
+    }
     return rc;
 }
