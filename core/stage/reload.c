@@ -1362,7 +1362,7 @@ static void put_stages(struct text *t, const struct pipeline *p,
 static void put_live(struct text *t, struct stage_reloader *r,
                      struct pipeline *active)
 {
-    const struct pipeline *seen[64];
+    const struct pipeline *seen[64] = {NULL};
     const struct retired *q;
     size_t n_seen = 0;
 
