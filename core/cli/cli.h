@@ -68,6 +68,24 @@ int cli_generations(struct cli_global *g, int argc, char **argv);
  */
 int cli_show_generations(struct cli_global *g, const char *url, int json);
 
+/* One HTTP request of the CLI. */
+struct cli_http_request {
+    const char *method;         /* "GET", "POST", ... */
+    const char *url;            /* http://host:port/path */
+    const char *unix_socket;    /* connect through this socket, or NULL */
+    const char *body;           /* NUL-terminated, or NULL for none */
+    const char *const *headers; /* "name: value" lines, NULL-terminated */
+    long timeout_ms;            /* the whole exchange */
+};
+
+/*
+ * Perform req.  Returns the HTTP status (0 when no answer came, with the
+ * transport error in err) and the response body in *resp (malloc'd,
+ * NUL-terminated, may be NULL).  Thread-safe.
+ */
+long cli_http_request(const struct cli_http_request *req, char **resp,
+                      char *err, size_t err_len);
+
 /*
  * POST body (JSON) to url with optional extra header lines ("k: v",
  * NULL-terminated list).  Returns the HTTP status (0 when no answer came,

@@ -62,51 +62,60 @@ static long perform(CURL *h, const char *url, long timeout_ms, char **resp,
     return status;
 }
 
+long cli_http_request(const struct cli_http_request *req, char **resp,
+                      char *err, size_t err_len)
+{
+    struct curl_slist *list = NULL, *grown = NULL;
+    const char *const *h;
+    CURL *c = curl_easy_init();
+    long status = 0;
+
+    *resp = NULL;
+    if (c == NULL) {
+        snprintf(err, err_len, "%s: cannot create an HTTP handle", req->url);
+        return 0;
+    }
+    for (h = req->headers; h != NULL && *h != NULL; h++) {
+        grown = curl_slist_append(list, *h);
+        if (grown == NULL) {
+            snprintf(err, err_len, "%s: out of memory", req->url);
+            goto out;
+        }
+        list = grown;
+    }
+    if (list != NULL)
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
+    if (req->unix_socket != NULL)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+    if (req->method != NULL)
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body != NULL)
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
+    status = perform(c, req->url, req->timeout_ms, resp, err, err_len);
+
+out:
+    curl_slist_free_all(list);
+    curl_easy_cleanup(c);
+    return status;
+}
+
 long cli_http_post(const char *url, const char *body,
                    const char *const *headers, long timeout_ms, char **resp,
                    char *err, size_t err_len)
 {
-    struct curl_slist *list = NULL, *grown;
-    CURL *h = curl_easy_init();
-    long status = 0;
+    const char *all[16] = {"content-type: application/json"};
+    struct cli_http_request req = {"POST", url, NULL, body, all, timeout_ms};
+    size_t n = 1;
 
-    *resp = NULL;
-    if (h == NULL) {
-        snprintf(err, err_len, "%s: cannot create an HTTP handle", url);
-        return 0;
-    }
-    grown = curl_slist_append(list, "content-type: application/json");
-    for (; grown != NULL && headers != NULL && *headers != NULL; headers++) {
-        list = grown;
-        grown = curl_slist_append(list, *headers);
-    }
-    if (grown == NULL) {
-        snprintf(err, err_len, "%s: out of memory", url);
-        goto out;
-    }
-    list = grown;
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    status = perform(h, url, timeout_ms, resp, err, err_len);
-
-out:
-    curl_slist_free_all(list);
-    curl_easy_cleanup(h);
-    return status;
+    for (; headers != NULL && *headers != NULL && n + 1 < 16; headers++)
+        all[n++] = *headers;
+    return cli_http_request(&req, resp, err, err_len);
 }
 
 long cli_http_get(const char *url, long timeout_ms, char **resp, char *err,
                   size_t err_len)
 {
-    CURL *h = curl_easy_init();
-    long status;
+    struct cli_http_request req = {"GET", url, NULL, NULL, NULL, timeout_ms};
 
-    *resp = NULL;
-    if (h == NULL) {
-        snprintf(err, err_len, "%s: cannot create an HTTP handle", url);
-        return 0;
-    }
-    status = perform(h, url, timeout_ms, resp, err, err_len);
-    curl_easy_cleanup(h);
-    return status;
+    return cli_http_request(&req, resp, err, err_len);
 }

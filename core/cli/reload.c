@@ -5,7 +5,6 @@
  * from the variable admin.token_env names, if any.
  */
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,30 +13,6 @@
 #include "cli/cli.h"
 
 #define ADMIN_TIMEOUT_MS 120000L
-#define ANSWER_MAX       (4u << 20)
-
-struct answer {
-    char *data;
-    size_t len;
-};
-
-static size_t keep(char *ptr, size_t size, size_t n, void *arg)
-{
-    struct answer *a = arg;
-    size_t add = size * n;
-    char *grown;
-
-    if (a->len + add > ANSWER_MAX)
-        return 0;
-    grown = realloc(a->data, a->len + add + 1);
-    if (grown == NULL)
-        return 0;
-    memcpy(grown + a->len, ptr, add);
-    a->data = grown;
-    a->len += add;
-    a->data[a->len] = '\0';
-    return add;
-}
 
 /*
  * One request to the admin listener.  Returns the HTTP status (0 when
@@ -46,20 +21,17 @@ static size_t keep(char *ptr, size_t size, size_t n, void *arg)
 static long admin_request(const struct classify_config *cfg, const char *url,
                           const char *method, const char *path, char **out)
 {
-    struct answer a = {NULL, 0};
-    struct curl_slist *hdr = NULL;
     const char *listen = url ? url : cfg->admin_listen;
     const char *token =
         cfg->admin_token_env ? getenv(cfg->admin_token_env) : NULL;
-    char target[1024], auth[1024], cerr[CURL_ERROR_SIZE] = "";
-    CURL *h = curl_easy_init();
-    long status = 0;
+    char target[1024], auth[1024], err[512];
+    const char *headers[2] = {NULL, NULL};
+    struct cli_http_request req = {method, target,  NULL,
+                                   NULL,   headers, ADMIN_TIMEOUT_MS};
+    long status;
 
-    *out = NULL;
-    if (h == NULL)
-        return 0;
     if (strncmp(listen, "unix:", 5) == 0) {
-        curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, listen + 5);
+        req.unix_socket = listen + 5;
         snprintf(target, sizeof(target), "http://localhost%s", path);
     }
     else {
@@ -68,25 +40,13 @@ static long admin_request(const struct classify_config *cfg, const char *url,
     }
     if (token != NULL && token[0] != '\0') {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-        hdr = curl_slist_append(NULL, auth);
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
+        headers[0] = auth;
     }
-    curl_easy_setopt(h, CURLOPT_URL, target);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     if (strcmp(method, "POST") == 0)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, ADMIN_TIMEOUT_MS);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, keep);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &a);
-    if (curl_easy_perform(h) == CURLE_OK)
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    else
-        fprintf(stderr, "classify: admin API %s: %s\n", target, cerr);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    *out = a.data;
+        req.body = "";
+    status = cli_http_request(&req, out, err, sizeof(err));
+    if (status == 0)
+        fprintf(stderr, "classify: admin API: %s\n", err);
     return status;
 }
 
