@@ -97,6 +97,13 @@ long cli_http_post(const char *url, const char *body,
                    const char *const *headers, long timeout_ms, char **resp,
                    char *err, size_t err_len);
 
+/*
+ * SHA-256 of data[0..len) or of the file at path as 64 lower-case hex
+ * digits plus NUL.  Return 0, or -1 (file unreadable, digest failure).
+ */
+int cli_sha256_hex(const void *data, size_t len, char hex[65]);
+int cli_sha256_file(const char *path, char hex[65]);
+
 /* GET url; same contract as cli_http_post(). */
 long cli_http_get(const char *url, long timeout_ms, char **resp, char *err,
                   size_t err_len);

@@ -9,7 +9,6 @@
  */
 #include <cjson/cJSON.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,32 +147,6 @@ static int write_s3(void *ctx, const char *data, size_t len)
     return s3_writer_write(ctx, data, len, &err);
 }
 
-static int config_sha256(const char *path, char hex[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE], buf[8192];
-    unsigned int mdlen = 0, i;
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    FILE *f = fopen(path, "rb");
-    size_t n;
-    int rc = -1;
-
-    if (ctx == NULL || f == NULL || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-        goto out;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        EVP_DigestUpdate(ctx, buf, n);
-    if (ferror(f) || !EVP_DigestFinal_ex(ctx, md, &mdlen))
-        goto out;
-    for (i = 0; i < mdlen; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    rc = 0;
-
-out:
-    if (f != NULL)
-        fclose(f);
-    EVP_MD_CTX_free(ctx);
-    return rc;
-}
-
 static int add_plugin(void *ctx, const char *dimension, const char *value,
                       uint64_t count)
 {
@@ -203,7 +176,7 @@ static char *manifest(struct core_store *store, const struct cli_global *g,
     cJSON_AddNumberToObject(m, "rows", (double)rows);
     cJSON_AddNumberToObject(m, "export_seconds", seconds);
     cJSON_AddNumberToObject(m, "exported_at", (double)time(NULL));
-    if (config_sha256(g->config_path, hash) == 0)
+    if (cli_sha256_file(g->config_path, hash) == 0)
         cJSON_AddStringToObject(m, "config_sha256", hash);
     if (a->run_id != NULL &&
         core_store_run_breakdown(store, a->run_id, add_plugin, m, &err) != 0)

@@ -25,7 +25,8 @@ static double mono_s(void)
 static void draw(uint64_t done, uint64_t total, uint64_t failed, double elapsed,
                  int tty)
 {
-    int fill = total ? (int)(done * BAR_WIDTH / total) : BAR_WIDTH;
+    uint64_t shown = done < total ? done : total;
+    int fill = total ? (int)(shown * BAR_WIDTH / total) : BAR_WIDTH;
     char bar[BAR_WIDTH + 1];
 
     memset(bar, '#', (size_t)fill);
@@ -42,26 +43,30 @@ int run_wait(struct core_store *store, const struct run_plan *rp,
 {
     int tty = isatty(2);
     double t0 = mono_s(), last_line = 0;
-    uint64_t target = rep->accepted + rep->already_submitted;
     struct timespec nap = {0, POLL_MS * 1000000L};
 
     for (;;) {
         struct core_store_run_counts c;
         struct core_store_error err;
         double elapsed = mono_s() - t0;
+        uint64_t done;
 
         if (core_store_run_counts(store, rp->run_id, &c, &err) != 0) {
             fprintf(stderr, "\nclassify run: %s\n", err.message);
             return CLI_UNREACHABLE;
         }
-        rep->completed = c.completed;
-        rep->failed = c.failed;
-        if (tty || elapsed - last_line >= 10 ||
-            c.completed + c.failed >= target) {
-            draw(c.completed + c.failed, target, c.failed, elapsed, tty);
+        /* Only what this invocation started counts towards its end. */
+        rep->completed = c.completed > rep->base_completed
+                             ? c.completed - rep->base_completed
+                             : 0;
+        rep->failed =
+            c.failed > rep->base_failed ? c.failed - rep->base_failed : 0;
+        done = rep->completed + rep->failed;
+        if (tty || elapsed - last_line >= 10 || done >= rep->accepted) {
+            draw(done, rep->accepted, rep->failed, elapsed, tty);
             last_line = elapsed;
         }
-        if (c.completed + c.failed >= target)
+        if (done >= rep->accepted)
             break;
         if (rp->timeout_s > 0 && elapsed >= rp->timeout_s) {
             rep->timed_out = 1;

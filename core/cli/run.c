@@ -129,6 +129,22 @@ static int apply_config(struct run_plan *rp, const struct classify_config *cfg)
     return 0;
 }
 
+/* What the run id had finished before this invocation (a resumed run). */
+static int run_baseline(struct core_store *store, const struct run_plan *rp,
+                        struct run_report *rep)
+{
+    struct core_store_run_counts c;
+    struct core_store_error err;
+
+    if (core_store_run_counts(store, rp->run_id, &c, &err) != 0) {
+        fprintf(stderr, "classify run: %s\n", err.message);
+        return CLI_UNREACHABLE;
+    }
+    rep->base_completed = c.completed;
+    rep->base_failed = c.failed;
+    return CLI_OK;
+}
+
 int cli_run(struct cli_global *g, int argc, char **argv)
 {
     struct run_plan rp;
@@ -163,7 +179,9 @@ int cli_run(struct cli_global *g, int argc, char **argv)
         rc = CLI_OK;
         goto out;
     }
-    rc = run_submit(store, &rp, &ids, &rep);
+    rc = run_baseline(store, &rp, &rep);
+    if (rc == CLI_OK)
+        rc = run_submit(store, &rp, &ids, &rep);
     if (rc == CLI_OK && !rp.no_wait)
         rc = run_wait(store, &rp, &rep);
     run_summary(store, &rp, &rep, now_s() - rp.started);

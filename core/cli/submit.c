@@ -87,12 +87,18 @@ static void count_answer(const char *resp, struct run_report *rep)
 static int send_batch(const struct run_plan *rp, size_t first, const char *body,
                       size_t index, struct run_report *rep)
 {
-    char url[1024], key[160], err[512];
+    char url[1024], key[160], err[512], digest[65];
     const char *headers[2] = {key, NULL};
     size_t k;
 
-    snprintf(key, sizeof(key), "idempotency-key: %s-batch-%zu", rp->run_id,
-             index);
+    /*
+     * The key names the batch's content, not its position: a run resumed
+     * under the same run id sends other indicators in batch i, and Restate
+     * would answer them with the first run's cached result.
+     */
+    if (cli_sha256_hex(body, strlen(body), digest) != 0)
+        return -1;
+    snprintf(key, sizeof(key), "idempotency-key: %s-%.32s", rp->run_id, digest);
     for (k = 0; k < rp->n_urls; k++) {
         size_t node = (first + k) % rp->n_urls;
         char *resp = NULL;

@@ -5,7 +5,8 @@
 # all inside a private loopback-only network namespace.
 #
 # Usage: run-pipeline.sh BUILD_DIR SCENARIO
-#   basic  N indicators (default 300) with the rules provider: one
+#   basic  N indicators (default 300) with the rules provider, a part
+#          first and the rest resumed under the same run id: one
 #          classifications row each, every stage table filled, plugin
 #          versions recorded; a second run does nothing; --force re-runs
 #          under a new run id; bad and oversized batches change nothing;
@@ -180,10 +181,19 @@ scenario_basic()
 {
     local run1 run2 before after out code
 
-    "${CLI[@]}" run --timeout 900 >"$WORK/run1.out" 2>"$WORK/run1.err" ||
-        { cat "$WORK/run1.out" "$WORK/run1.err"; fail "first run failed"; }
+    # A run stopped after 7 indicators, then resumed under the same run id:
+    # the rest must be submitted, not answered from the first part's cache.
+    "${CLI[@]}" run --run-id part-1 --limit 7 --timeout 900 \
+        >"$WORK/run0.out" 2>&1 ||
+        { cat "$WORK/run0.out"; fail "partial run failed"; }
+    expect_eq "classified after the partial run" \
+        "$(sql "SELECT count(*) FROM classifications WHERE run_id = 'part-1'")" 7
+    "${CLI[@]}" run --run-id part-1 --timeout 900 >"$WORK/run1.out" \
+        2>"$WORK/run1.err" ||
+        { cat "$WORK/run1.out" "$WORK/run1.err"; fail "resumed run failed"; }
     cat "$WORK/run1.out"
     run1=$(run_id_of_last "$WORK/run1.out")
+    expect_eq "resumed run id" "$run1" part-1
     check_run "$run1"
 
     "${CLI[@]}" run --timeout 60 >"$WORK/run2.out" 2>&1 ||
