@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "text.h"
 #include "vocab.h"
 
 /* Aggregations a group of types cannot have. */
@@ -31,22 +32,6 @@ static const char moneyless_families[] =
 /* The time basis each type implies when the given one is unusable. */
 static const char per_period_types[] =
     "flow|volume|count|balance|rate|gap|velocity|duration";
-
-static int in_list(const char *list, const char *word)
-{
-    const char *p = list;
-    size_t n;
-
-    if (word == NULL || *word == '\0')
-        return 0;
-    n = strlen(word);
-    while ((p = strstr(p, word)) != NULL) {
-        if ((p == list || p[-1] == '|') && (p[n] == '\0' || p[n] == '|'))
-            return 1;
-        p += n;
-    }
-    return 0;
-}
 
 static void flag(struct review_result *out, enum view_field f,
                  const char *reason, const char *suggested)
@@ -75,7 +60,7 @@ static void check_family(const struct view *v, struct review_result *out)
              cv.family);
         return;
     }
-    if (v->is_currency && in_list(moneyless_families, family) &&
+    if (v->is_currency && ct_in_list(moneyless_families, '|', family) &&
         strcmp(cv.family, family) != 0)
         flag(out, VF_FAMILY, "an amount of money cannot be in this family",
              cv.family);
@@ -104,7 +89,7 @@ static const char *better_aggregation(const struct view *v, const char *type)
     cat_classify(&v->features, family, &cv);
     if (cv.type != NULL && type != NULL && strcmp(cv.type, type) == 0)
         return cv.aggregation;
-    if (v->is_cumulative && in_list("flow|volume|count|balance", type))
+    if (v->is_cumulative && ct_in_list("flow|volume|count|balance", '|', type))
         return "period-cumulative";
     return cat_type_aggregation(type);
 }
@@ -124,14 +109,15 @@ static void check_aggregation(const struct view *v, struct review_result *out)
     for (i = 0; type != NULL &&
                 i < sizeof(aggregation_limits) / sizeof(aggregation_limits[0]);
          i++) {
-        if (in_list(aggregation_limits[i].types, type) &&
-            in_list(aggregation_limits[i].forbidden, agg)) {
+        if (ct_in_list(aggregation_limits[i].types, '|', type) &&
+            ct_in_list(aggregation_limits[i].forbidden, '|', agg)) {
             flag(out, VF_AGGREGATION, aggregation_limits[i].why,
                  better_aggregation(v, type));
             return;
         }
     }
-    if (v->is_cumulative && in_list("flow|volume|count|balance", type) &&
+    if (v->is_cumulative &&
+        ct_in_list("flow|volume|count|balance", '|', type) &&
         strcmp(agg, "period-cumulative") != 0)
         flag(out, VF_AGGREGATION,
              "the series accumulates over the year but is not aggregated "
@@ -151,7 +137,8 @@ static void check_rest(const struct view *v, struct review_result *out)
              cat_orientation(&v->features, family, type, &why, NULL, 0));
     if (view_canonical(VF_TIME_BASIS, v->value[VF_TIME_BASIS]) == NULL)
         flag(out, VF_TIME_BASIS, "missing or not a known time basis",
-             in_list(per_period_types, type) ? "per-period" : "point-in-time");
+             ct_in_list(per_period_types, '|', type) ? "per-period"
+                                                     : "point-in-time");
     if (view_canonical(VF_FREQUENCY, v->value[VF_FREQUENCY]) == NULL)
         flag(out, VF_FREQUENCY, "missing or not a known frequency", "unknown");
 }

@@ -275,26 +275,6 @@ void cat_features_init(struct cat_features *f, const char *name,
     f->is_cumulative = is_cumulative;
 }
 
-/* Is word one of the '|'-separated items of list? */
-static int in_list(const char *list, const char *word)
-{
-    const char *p = list;
-    size_t n;
-
-    if (word == NULL || *word == '\0')
-        return 0;
-    n = strlen(word);
-    while ((p = strstr(p, word)) != NULL) {
-        int start = p == list || p[-1] == '|';
-        int end = p[n] == '\0' || p[n] == '|';
-
-        if (start && end)
-            return 1;
-        p += n;
-    }
-    return 0;
-}
-
 static int text_any(const struct cat_features *f, const char *phrases,
                     char *hit, size_t hitlen)
 {
@@ -311,7 +291,7 @@ static int holds(const struct archetype *a, const struct cat_features *f,
         return 0;
     if (a->money == NO_MONEY && f->is_currency)
         return 0;
-    if (a->unit_types != NULL && !in_list(a->unit_types, ut))
+    if (a->unit_types != NULL && !ct_in_list(a->unit_types, '|', ut))
         return 0;
     if (a->name_none != NULL && text_any(f, a->name_none, NULL, 0))
         return 0;
@@ -354,7 +334,7 @@ const char *cat_family_default_type(const char *family)
 static void adjust_aggregation(const struct cat_features *f,
                                struct cat_verdict *v)
 {
-    if (f->is_cumulative && in_list(cumulable_types, v->type)) {
+    if (f->is_cumulative && ct_in_list(cumulable_types, '|', v->type)) {
         v->aggregation = "period-cumulative";
         v->adjusted = "the values accumulate over the year";
         return;
@@ -411,11 +391,11 @@ const char *cat_orientation(const struct cat_features *f, const char *family,
 
         if (hitlen > 0)
             hit[0] = '\0';
-        if (r->families != NULL && !in_list(r->families, family))
+        if (r->families != NULL && !ct_in_list(r->families, '|', family))
             continue;
-        if (r->types != NULL && !in_list(r->types, type))
+        if (r->types != NULL && !ct_in_list(r->types, '|', type))
             continue;
-        if (r->unit_types != NULL && !in_list(r->unit_types, ut))
+        if (r->unit_types != NULL && !ct_in_list(r->unit_types, '|', ut))
             continue;
         if (r->name_none != NULL &&
             ct_match_any(&f->name, r->name_none, NULL, 0))

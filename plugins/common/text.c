@@ -3,6 +3,8 @@
  */
 #include "text.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 static int is_alpha(unsigned char c)
@@ -215,4 +217,35 @@ int ct_ieq(const char *a, const char *b)
             return 0;
     }
     return *a == *b;
+}
+
+int ct_in_list(const char *list, char sep, const char *word)
+{
+    const char *p = list;
+    size_t n;
+
+    if (list == NULL || word == NULL || *word == '\0')
+        return 0;
+    n = strlen(word);
+    while ((p = strstr(p, word)) != NULL) {
+        int start = p == list || p[-1] == sep;
+        int end = p[n] == '\0' || p[n] == sep;
+
+        if (start && end)
+            return 1;
+        p += n;
+    }
+    return 0;
+}
+
+void ct_note(char *buf, size_t size, const char *fmt, ...)
+{
+    size_t used = strlen(buf);
+    char line[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    snprintf(buf + used, size - used, "%s%s", used > 0 ? "; " : "", line);
 }

@@ -61,4 +61,21 @@ int ct_blank(const char *s);
 /* Case-insensitive ASCII equality of two strings (NULL equals nothing). */
 int ct_ieq(const char *a, const char *b);
 
+/*
+ * Non-zero when word is one whole item of list, whose items are separated
+ * by sep ('|' in the rule tables, ' ' in word lists); case-sensitive.  A
+ * NULL list and a NULL or empty word never match.
+ */
+int ct_in_list(const char *list, char sep, const char *word);
+
+/*
+ * Append one clause, printf-formatted and cut at 255 bytes, to the
+ * reasoning text buf (size bytes, NUL-terminated), after "; " when buf is
+ * not empty; what does not fit is cut.  Never fails.
+ */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void ct_note(char *buf, size_t size, const char *fmt, ...);
+
 #endif /* CLS_COMMON_TEXT_H */

@@ -17,7 +17,6 @@
  */
 #include "normalize_rules.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -157,22 +156,9 @@ static const char scale_filler[] = "of in level levels";
 /* Unit types that a currency does not turn into an amount of money. */
 static const char *const money_proof_types[] = {"percentage", "index", "ratio"};
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-note(struct norm_result *out, const char *fmt, ...)
-{
-    size_t used = strlen(out->reasoning);
-    char line[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    snprintf(out->reasoning + used, sizeof(out->reasoning) - used, "%s%s",
-             used > 0 ? "; " : "", line);
-}
+/* Append a clause to the result's reasoning. */
+#define note(out, ...)                                                         \
+    ct_note((out)->reasoning, sizeof((out)->reasoning), __VA_ARGS__)
 
 double norm_scale_multiplier(const char *scale)
 {
@@ -289,22 +275,6 @@ static void decide_scale(const struct ct_text *unit,
     out->scale_multiplier = pick ? pick->multiplier : 1;
 }
 
-static int in_word_list(const char *list, const char *word)
-{
-    size_t n = strlen(word);
-    const char *p = list;
-
-    while ((p = strstr(p, word)) != NULL) {
-        int start = p == list || p[-1] == ' ';
-        int end = p[n] == '\0' || p[n] == ' ';
-
-        if (start && end)
-            return 1;
-        p += n;
-    }
-    return 0;
-}
-
 static int shouted(const struct ct_text *t)
 {
     size_t i;
@@ -326,9 +296,9 @@ static const char *find_code(const struct ct_text *t)
 
         if (!k->all_upper || strlen(k->raw) != 3)
             continue;
-        if (!in_word_list(iso_codes, k->raw))
+        if (!ct_in_list(iso_codes, ' ', k->raw))
             continue;
-        if (in_word_list(ambiguous_codes, k->raw) && t->n > 1 && shouted(t))
+        if (ct_in_list(ambiguous_codes, ' ', k->raw) && t->n > 1 && shouted(t))
             continue;
         return k->raw;
     }
@@ -401,7 +371,7 @@ static int only_scale_words(const struct ct_text *unit)
         ct_tokenize(unit->tok[i].lower, &one);
         for (k = 0; k < N_TEXT_SCALE_WORDS && !found; k++)
             found = ct_find(&one, scale_words[k].phrase, 0, NULL) == 0;
-        if (!found && !in_word_list(scale_filler, unit->tok[i].lower))
+        if (!found && !ct_in_list(scale_filler, ' ', unit->tok[i].lower))
             return 0;
     }
     return 1;

@@ -3,7 +3,6 @@
  */
 #include "time_rules.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -69,22 +68,9 @@ static const struct basis_rule basis_rules[] = {
      "percentages, indices and ratios describe a state"},
 };
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void
-note(struct time_result *out, const char *fmt, ...)
-{
-    size_t used = strlen(out->reasoning);
-    char line[256];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
-    va_end(ap);
-    snprintf(out->reasoning + used, sizeof(out->reasoning) - used, "%s%s",
-             used > 0 ? "; " : "", line);
-}
+/* Append a clause to the result's reasoning. */
+#define note(out, ...)                                                         \
+    ct_note((out)->reasoning, sizeof((out)->reasoning), __VA_ARGS__)
 
 static const char *match_freq(const struct freq_rule *rules, size_t n,
                               const char *text, char *hit, size_t hitlen)
@@ -149,26 +135,6 @@ static void decide_frequency(const struct time_input *in,
     note(out, "no frequency evidence");
 }
 
-/* Is unit_type one of the '|'-separated names in list? */
-static int unit_type_in(const char *list, const char *unit_type)
-{
-    const char *p = list;
-    size_t n;
-
-    if (list == NULL || unit_type == NULL || *unit_type == '\0')
-        return 0;
-    n = strlen(unit_type);
-    while ((p = strstr(p, unit_type)) != NULL) {
-        int start = p == list || p[-1] == '|';
-        int end = p[n] == '\0' || p[n] == '|';
-
-        if (start && end)
-            return 1;
-        p += n;
-    }
-    return 0;
-}
-
 static void decide_basis(const struct time_input *in, struct time_result *out)
 {
     struct ct_text name;
@@ -190,8 +156,8 @@ static void decide_basis(const struct time_input *in, struct time_result *out)
             r->name_phrases != NULL &&
             (ct_match_any(&name, r->name_phrases, hit, sizeof(hit)) ||
              ct_match_any(&units, r->name_phrases, hit, sizeof(hit)));
-        int hit_unit =
-            r->unit_types != NULL && unit_type_in(r->unit_types, in->unit_type);
+        int hit_unit = r->unit_types != NULL &&
+                       ct_in_list(r->unit_types, '|', in->unit_type);
 
         if (!hit_name && !hit_unit)
             continue;
