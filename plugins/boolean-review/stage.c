@@ -40,18 +40,22 @@ static cls_status create(const cls_host_api *api, cls_host *host,
     return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
 }
 
-static void destroy(void *instance)
-{
-    sk_destroy(instance);
-}
+/* One call's work: what the rules and the reply are read into. */
+struct bool_call {
+    const cls_host_api *api;
+    struct view v;
+    struct bool_result r;
+};
 
-static void run_rules(const struct view *v, struct bool_result *r)
+static void run_rules(void *ctx)
 {
+    struct bool_call *c = ctx;
+    struct bool_result *r = &c->r;
     size_t used = 0;
     int i;
 
     memset(r, 0, sizeof(*r));
-    review_rules_run(v, &r->rules);
+    review_rules_run(&c->v, &r->rules);
     r->confidence = r->rules.n == 0 ? 0.9 : 0.8;
     if (r->rules.n == 0) {
         snprintf(r->reasoning, sizeof(r->reasoning),
@@ -69,10 +73,11 @@ static void run_rules(const struct view *v, struct bool_result *r)
  * suggested} per reviewable field, suggested from that field's own
  * vocabulary (the schema says so; a value outside it is dropped, as only
  * a provider ignoring the schema sends one).  CLS_FAIL without fields. */
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            const struct view *v, struct bool_result *r,
-                            cls_error *err)
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
 {
+    struct bool_call *c = ctx;
+    const cls_host_api *api = c->api;
+    struct bool_result *r = &c->r;
     const cls_json *fields = api->json_get(o, "fields");
     struct review_result hard;
     const char *why = sk_str(api, o, "reasoning");
@@ -96,7 +101,7 @@ static cls_status map_reply(const cls_host_api *api, const cls_json *o,
             view_canonical((enum view_field)k, sk_str(api, e, "suggested"));
         r->rules.n++;
     }
-    review_rules_run(v, &hard);
+    review_rules_run(&c->v, &hard);
     for (k = 0; k < hard.n; k++) {
         int seen = 0;
 
@@ -137,33 +142,18 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
     const struct sk_stage *s = instance;
-    const cls_host_api *api = s->api;
-    struct bool_result r;
-    cls_llm_reply reply;
-    struct view v;
-    int fell_back = 0;
+    struct bool_call c = {.api = s->api};
+    const struct sk_plan plan = {.task = task,
+                                 .map_reply = map_reply,
+                                 .run_rules = run_rules,
+                                 .ctx = &c};
     cls_status st;
 
-    view_read(api, input, &v);
-    if (!s->use_llm) {
-        run_rules(&v, &r);
-        sk_out_provenance(s, out, NULL, 0);
-        return emit(api, out, &r);
-    }
-
-    st = sk_ask(s, call, input, task, &reply, err);
-    if (st == CLS_OK)
-        st = map_reply(api, reply.object, &v, &r, err);
-    if (st != CLS_OK) {
-        if (!s->fallback)
-            return st;
-        api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
-                 api->call_item_id(call), err ? err->message : "");
-        run_rules(&v, &r);
-        fell_back = 1;
-    }
-    sk_out_provenance(s, out, &reply, fell_back);
-    return emit(api, out, &r);
+    view_read(c.api, input, &c.v);
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    return emit(c.api, out, &c.r);
 }
 
 static const cls_stage_desc descriptor = {
@@ -181,7 +171,7 @@ static const cls_stage_desc descriptor = {
     .handler = "review",
     .config_schema = config_schema,
     .create = create,
-    .destroy = destroy,
+    .destroy = sk_destroy_instance,
     .process = process,
     .quiesce = NULL,
 };

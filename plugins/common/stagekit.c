@@ -281,6 +281,30 @@ cls_status sk_create(const cls_host_api *api, cls_host *host, const char *name,
     return CLS_OK;
 }
 
+cls_status sk_create_per_family(const cls_host_api *api, cls_host *host,
+                                const char *name, struct sk_stage **out,
+                                cls_error *err)
+{
+    struct sk_stage *s;
+    cls_status st;
+    size_t i;
+
+    st = sk_create(api, host, name, &s, err);
+    if (st != CLS_OK)
+        return st;
+
+    for (i = 0; s->use_llm && i < SK_N_FAMILIES; i++) {
+        st = sk_load_family(s, "schema.json", cv_at(CV_FAMILIES, i),
+                            &s->family_schema[i], err);
+        if (st != CLS_OK) {
+            sk_destroy(s);
+            return st;
+        }
+    }
+    *out = s;
+    return CLS_OK;
+}
+
 cls_status sk_load_family(const struct sk_stage *s, const char *file,
                           const char *family, char **out, cls_error *err)
 {
@@ -296,13 +320,41 @@ cls_status sk_load_family(const struct sk_stage *s, const char *file,
 
 void sk_destroy(struct sk_stage *s)
 {
+    size_t i;
+
     if (s == NULL)
         return;
+    for (i = 0; i < SK_N_FAMILIES; i++) {
+        if (s->family_schema[i] != NULL)
+            s->api->free(s->host, s->family_schema[i]);
+    }
     if (s->system_prompt != NULL)
         s->api->free(s->host, s->system_prompt);
     if (s->schema != NULL)
         s->api->free(s->host, s->schema);
     s->api->free(s->host, s);
+}
+
+void sk_destroy_instance(void *instance)
+{
+    sk_destroy(instance);
+}
+
+const char *sk_family_schema(const struct sk_stage *s, const char *family,
+                             const char **family_name)
+{
+    size_t i;
+
+    *family_name = NULL;
+    for (i = 0; family != NULL && i < SK_N_FAMILIES; i++) {
+        if (strcmp(cv_at(CV_FAMILIES, i), family) != 0)
+            continue;
+        if (s->family_schema[i] == NULL)
+            return NULL;
+        *family_name = cv_at(CV_FAMILIES, i);
+        return s->family_schema[i];
+    }
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -538,4 +590,36 @@ void sk_out_provenance(const struct sk_stage *s, cls_out *out,
     }
     api->out_string(out, "provider", fell_back ? "rules-fallback" : "rules");
     api->out_string(out, "model", "deterministic");
+}
+
+cls_status sk_decide(const struct sk_stage *s, cls_call *call,
+                     const cls_json *input, const struct sk_plan *plan,
+                     cls_out *out, cls_error *err)
+{
+    const cls_host_api *api = s->api;
+    const char *schema = plan->schema ? plan->schema : s->schema;
+    cls_llm_reply reply;
+    cls_status st;
+
+    if (!s->use_llm || plan->rules_only) {
+        plan->run_rules(plan->ctx);
+        sk_out_provenance(s, out, NULL, 0);
+        return CLS_OK;
+    }
+
+    st = sk_ask_schema(s, call, input, plan->task, schema, plan->variant,
+                       &reply, err);
+    if (st == CLS_OK)
+        st = plan->map_reply(plan->ctx, reply.object, err);
+    if (st == CLS_OK) {
+        sk_out_provenance(s, out, &reply, 0);
+        return CLS_OK;
+    }
+    if (!s->fallback)
+        return st;
+    api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
+             api->call_item_id(call), err ? err->message : "");
+    plan->run_rules(plan->ctx);
+    sk_out_provenance(s, out, &reply, 1);
+    return CLS_OK;
 }

@@ -12,6 +12,12 @@
 #include <stddef.h>
 
 #include "classify/stage.h"
+#include "classify/taxonomy.h"
+
+#define SK_COUNT_ONE(id, text) +1
+/* How many families classify/taxonomy.h names. */
+enum { SK_N_FAMILIES = 0 CLS_FAMILIES(SK_COUNT_ONE) };
+#undef SK_COUNT_ONE
 
 /* A growable text buffer on malloc; len excludes the NUL.  A failed
  * append sets failed and keeps what was written. */
@@ -44,6 +50,10 @@ struct sk_stage {
     char *schema;        /* instance memory, NULL with provider rules */
     int64_t max_output_tokens;
     double temperature;
+    /* With sk_create_per_family and an LLM provider: schema.json with
+     * {{types}} scoped to each family, in CLS_FAMILIES order; instance
+     * memory, else all NULL. */
+    char *family_schema[SK_N_FAMILIES];
 };
 
 /*
@@ -57,8 +67,32 @@ struct sk_stage {
 cls_status sk_create(const cls_host_api *api, cls_host *host, const char *name,
                      struct sk_stage **out, cls_error *err);
 
-/* Free an instance made by sk_create (NULL is a no-op).  Control thread. */
+/*
+ * sk_create, and when the provider is an LLM also one response schema per
+ * family (prompt_dir/schema.json, {{types}} scoped to the family) into
+ * family_schema, for a stage whose valid types depend on the item's
+ * family.  Control thread.  Returns like sk_create; nothing is left
+ * allocated on failure.
+ */
+cls_status sk_create_per_family(const cls_host_api *api, cls_host *host,
+                                const char *name, struct sk_stage **out,
+                                cls_error *err);
+
+/* Free an instance made by sk_create or sk_create_per_family (NULL is a
+ * no-op).  Control thread. */
 void sk_destroy(struct sk_stage *s);
+
+/* The same, with the signature of cls_stage_desc.destroy. */
+void sk_destroy_instance(void *instance);
+
+/*
+ * The response schema of family from family_schema, with *family_name set
+ * to the family's canonical spelling (the schema variant); NULL (and
+ * *family_name NULL) when family is NULL or not a family, or the instance
+ * holds no per-family schemas.  Any thread.
+ */
+const char *sk_family_schema(const struct sk_stage *s, const char *family,
+                             const char **family_name);
 
 /* The config schema rows every stage has, to put in front of its own. */
 #define SK_CONFIG_KEYS(stage)                                                  \
@@ -145,6 +179,35 @@ cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
                          const cls_json *input, const char *task,
                          const char *schema, const char *variant,
                          cls_llm_reply *reply, cls_error *err);
+
+/*
+ * One process() call's choice between the rules and the LLM.  map_reply
+ * reads a reply into the stage's result (in ctx) and returns CLS_FAIL
+ * with a message when it cannot use it; run_rules writes the rules'
+ * answer into the same result.  schema NULL asks with the instance's
+ * schema; variant names the schema like sk_ask_schema.
+ */
+struct sk_plan {
+    const char *task;
+    const char *schema;
+    const char *variant;
+    int rules_only; /* non-zero: this item needs no LLM call */
+    cls_status (*map_reply)(void *ctx, const cls_json *reply, cls_error *err);
+    void (*run_rules)(void *ctx);
+    void *ctx;
+};
+
+/*
+ * Decide the item as every stage does: with provider rules (or
+ * plan->rules_only) run the rules; otherwise ask the LLM (sk_ask_schema)
+ * and map its reply, and when asking or mapping fails either return that
+ * failure (fallback off) or log a warning and run the rules.  On CLS_OK
+ * the provenance is written to out (sk_out_provenance) and the stage
+ * writes the rest of its result.  Worker thread of the call.
+ */
+cls_status sk_decide(const struct sk_stage *s, cls_call *call,
+                     const cls_json *input, const struct sk_plan *plan,
+                     cls_out *out, cls_error *err);
 
 /* Write provider and model of the answer into out: "rules" and
  * "deterministic", the reply's provider/model, or "rules-fallback". */

@@ -39,13 +39,18 @@ static cls_status create(const cls_host_api *api, cls_host *host,
     return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
 }
 
-static void destroy(void *instance)
-{
-    sk_destroy(instance);
-}
+/* One call's work: what the rules and the reply are read into. */
+struct family_call {
+    const cls_host_api *api;
+    struct view v;
+    struct family_result r;
+};
 
-static void run_rules(const struct view *v, struct family_result *r)
+static void run_rules(void *ctx)
 {
+    struct family_call *c = ctx;
+    const struct view *v = &c->v;
+    struct family_result *r = &c->r;
     struct cat_verdict cv;
 
     cat_classify(&v->features, NULL, &cv);
@@ -63,9 +68,11 @@ static void run_rules(const struct view *v, struct family_result *r)
                  v->is_currency ? " (money)" : "", cv.why, cv.family);
 }
 
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            struct family_result *r, cls_error *err)
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
 {
+    struct family_call *c = ctx;
+    const cls_host_api *api = c->api;
+    struct family_result *r = &c->r;
     const char *family = sk_reply_enum(api, o, "family", CV_FAMILIES);
     const char *why = sk_str(api, o, "reasoning");
 
@@ -92,33 +99,18 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
     const struct sk_stage *s = instance;
-    const cls_host_api *api = s->api;
-    struct family_result r;
-    cls_llm_reply reply;
-    struct view v;
-    int fell_back = 0;
+    struct family_call c = {.api = s->api};
+    const struct sk_plan plan = {.task = task,
+                                 .map_reply = map_reply,
+                                 .run_rules = run_rules,
+                                 .ctx = &c};
     cls_status st;
 
-    view_read(api, input, &v);
-    if (!s->use_llm) {
-        run_rules(&v, &r);
-        sk_out_provenance(s, out, NULL, 0);
-        return emit(api, out, &r);
-    }
-
-    st = sk_ask(s, call, input, task, &reply, err);
-    if (st == CLS_OK)
-        st = map_reply(api, reply.object, &r, err);
-    if (st != CLS_OK) {
-        if (!s->fallback)
-            return st;
-        api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
-                 api->call_item_id(call), err ? err->message : "");
-        run_rules(&v, &r);
-        fell_back = 1;
-    }
-    sk_out_provenance(s, out, &reply, fell_back);
-    return emit(api, out, &r);
+    view_read(c.api, input, &c.v);
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    return emit(c.api, out, &c.r);
 }
 
 static const cls_stage_desc descriptor = {
@@ -136,7 +128,7 @@ static const cls_stage_desc descriptor = {
     .handler = "assign",
     .config_schema = config_schema,
     .create = create,
-    .destroy = destroy,
+    .destroy = sk_destroy_instance,
     .process = process,
     .quiesce = NULL,
 };

@@ -32,10 +32,12 @@ static cls_status create(const cls_host_api *api, cls_host *host,
     return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
 }
 
-static void destroy(void *instance)
-{
-    sk_destroy(instance);
-}
+/* One call's work: the unit fields read, and the result. */
+struct norm_call {
+    const cls_host_api *api;
+    struct norm_input in;
+    struct norm_result r;
+};
 
 static void read_input(const cls_host_api *api, const cls_json *ind,
                        struct norm_input *in)
@@ -61,10 +63,12 @@ static const char *valid_code(const char *code)
 }
 
 /* Map a validated reply onto r; CLS_FAIL when a field is unusable. */
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            const struct norm_input *in, struct norm_result *r,
-                            cls_error *err)
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
 {
+    struct norm_call *c = ctx;
+    const cls_host_api *api = c->api;
+    const struct norm_input *in = &c->in;
+    struct norm_result *r = &c->r;
     const char *unit_type = sk_reply_enum(api, o, "unit_type", CV_UNIT_TYPES);
     const char *scale = sk_reply_enum(api, o, "parsed_scale", CV_SCALES);
     const char *code = valid_code(sk_str(api, o, "currency"));
@@ -96,6 +100,13 @@ static cls_status map_reply(const cls_host_api *api, const cls_json *o,
     return CLS_OK;
 }
 
+static void run_rules(void *ctx)
+{
+    struct norm_call *c = ctx;
+
+    norm_rules_run(&c->in, &c->r);
+}
+
 static cls_status emit(const cls_host_api *api, cls_out *out,
                        const struct norm_input *in, const struct norm_result *r)
 {
@@ -118,33 +129,18 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
     const struct sk_stage *s = instance;
-    const cls_host_api *api = s->api;
-    struct norm_input in;
-    struct norm_result r;
-    cls_llm_reply reply;
-    int fell_back = 0;
+    struct norm_call c = {.api = s->api};
+    const struct sk_plan plan = {.task = task,
+                                 .map_reply = map_reply,
+                                 .run_rules = run_rules,
+                                 .ctx = &c};
     cls_status st;
 
-    read_input(api, sk_indicator(api, input), &in);
-    if (!s->use_llm) {
-        norm_rules_run(&in, &r);
-        sk_out_provenance(s, out, NULL, 0);
-        return emit(api, out, &in, &r);
-    }
-
-    st = sk_ask(s, call, input, task, &reply, err);
-    if (st == CLS_OK)
-        st = map_reply(api, reply.object, &in, &r, err);
-    if (st != CLS_OK) {
-        if (!s->fallback)
-            return st;
-        api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
-                 api->call_item_id(call), err ? err->message : "");
-        norm_rules_run(&in, &r);
-        fell_back = 1;
-    }
-    sk_out_provenance(s, out, &reply, fell_back);
-    return emit(api, out, &in, &r);
+    read_input(c.api, sk_indicator(c.api, input), &c.in);
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    return emit(c.api, out, &c.in, &c.r);
 }
 
 static const cls_stage_desc descriptor = {
@@ -162,7 +158,7 @@ static const cls_stage_desc descriptor = {
     .handler = "normalize",
     .config_schema = config_schema,
     .create = create,
-    .destroy = destroy,
+    .destroy = sk_destroy_instance,
     .process = process,
     .quiesce = NULL,
 };
