@@ -17,7 +17,6 @@
 #include <string.h>
 
 #include "classify/stage.h"
-#include "classify/taxonomy.h"
 #include "final_rules.h"
 #include "stagekit.h"
 #include "view.h"
@@ -33,91 +32,43 @@ static const char task[] =
     "Decide which of the fields flagged by the boolean review (see "
     "results.boolean-review.incorrect_fields) to correct, and to what.";
 
-#define NAME(id, text) text,
-static const char *const families[] = {CLS_FAMILIES(NAME)};
-#undef NAME
-#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
-
-/* The instance: the common frame (its schema offers every type) plus one
- * schema per family whose indicator_type values are the family's. */
-struct final_stage {
-    struct sk_stage *sk;
-    char *schema[N_FAMILIES]; /* instance memory, NULL with provider rules */
-};
-
-static void destroy(void *instance)
-{
-    struct final_stage *t = instance;
-    const cls_host_api *api;
-    cls_host *host;
-    size_t i;
-
-    if (t == NULL)
-        return;
-    api = t->sk->api;
-    host = t->sk->host;
-    for (i = 0; i < N_FAMILIES; i++) {
-        if (t->schema[i] != NULL)
-            api->free(host, t->schema[i]);
-    }
-    sk_destroy(t->sk);
-    api->free(host, t);
-}
-
+/* The instance is the common frame (its schema offers every type) with
+ * one schema per family whose indicator_type values are the family's
+ * (sk_create_per_family). */
 static cls_status create(const cls_host_api *api, cls_host *host,
                          void **instance, cls_error *err)
 {
-    struct final_stage *t;
-    struct sk_stage *sk;
-    cls_status st;
-    size_t i;
-
-    st = sk_create(api, host, STAGE_NAME, &sk, err);
-    if (st != CLS_OK)
-        return st;
-    t = api->alloc(host, sizeof(*t));
-    if (t == NULL) {
-        sk_destroy(sk);
-        return cls_error_set(err, CLS_ENOMEM, STAGE_NAME ": instance");
-    }
-    memset(t, 0, sizeof(*t));
-    t->sk = sk;
-
-    for (i = 0; sk->use_llm && i < N_FAMILIES; i++) {
-        st = sk_load_family(sk, "schema.json", families[i], &t->schema[i], err);
-        if (st != CLS_OK) {
-            destroy(t);
-            return st;
-        }
-    }
-    *instance = t;
-    return CLS_OK;
+    return sk_create_per_family(api, host, STAGE_NAME,
+                                (struct sk_stage **)instance, err);
 }
 
-/* The schema for items: the current family's when the family is known
- * and not flagged (the type must stay in it), else the one offering every
- * type; *variant gets the family or NULL. */
-static const char *pick_schema(const struct final_stage *t,
-                               const struct view *v,
-                               const struct final_item *items, int n,
-                               const char **variant)
+/* One call's work: the flagged fields as items, and the confidence. */
+struct final_call {
+    const cls_host_api *api;
+    const cls_json *input;
+    struct view v;
+    struct final_item items[VF_COUNT];
+    int n;
+    double confidence;
+};
+
+/* The schema for the items: the current family's when the family is
+ * known and not flagged (the type must stay in it), else the one offering
+ * every type; *variant gets the family or NULL. */
+static const char *pick_schema(const struct sk_stage *s,
+                               const struct final_call *c, const char **variant)
 {
-    const char *family = view_canonical(VF_FAMILY, v->value[VF_FAMILY]);
-    size_t i;
+    const char *family = view_canonical(VF_FAMILY, c->v.value[VF_FAMILY]);
+    const char *schema;
     int k;
 
     *variant = NULL;
-    for (k = 0; k < n; k++) {
-        if (items[k].field == VF_FAMILY)
-            return t->sk->schema;
+    for (k = 0; k < c->n; k++) {
+        if (c->items[k].field == VF_FAMILY)
+            return s->schema;
     }
-    for (i = 0; family != NULL && i < N_FAMILIES; i++) {
-        if (strcmp(families[i], family) == 0) {
-            *variant = families[i];
-            return t->schema[i];
-        }
-    }
-    return t->sk->schema;
+    schema = sk_family_schema(s, family, variant);
+    return schema != NULL ? schema : s->schema;
 }
 
 /* The flagged fields of the boolean review as items; returns the count. */
@@ -144,13 +95,24 @@ static int read_flags(const cls_host_api *api, const cls_json *input,
     return n;
 }
 
+/* The rules decide on the flags as the boolean review wrote them. */
+static void run_rules(void *ctx)
+{
+    struct final_call *c = ctx;
+
+    c->n = read_flags(c->api, c->input, c->items);
+}
+
 /* Replace the items' decisions with the model's: decisions holds one
  * {value, reason} per field, value null keeping the current value;
  * entries of fields nobody flagged are ignored. */
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            struct final_item *items, int n, cls_error *err)
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
 {
+    struct final_call *c = ctx;
+    const cls_host_api *api = c->api;
     const cls_json *decisions = api->json_get(o, "decisions");
+    struct final_item *items = c->items;
+    int n = c->n;
     int k;
 
     if (api->json_type(decisions) != CLS_JSON_OBJECT)
@@ -172,6 +134,7 @@ static cls_status map_reply(const cls_host_api *api, const cls_json *o,
         else
             items[k].proposed = value;
     }
+    c->confidence = sk_confidence(api, o, 0.5);
     return CLS_OK;
 }
 
@@ -233,42 +196,25 @@ static cls_status emit(const cls_host_api *api, cls_out *out,
 static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
-    const struct final_stage *t = instance;
-    const struct sk_stage *s = t->sk;
-    const cls_host_api *api = s->api;
-    struct final_item items[VF_COUNT];
-    const char *schema;
-    const char *variant;
+    const struct sk_stage *s = instance;
+    struct final_call c = {.api = s->api, .input = input, .confidence = 0.9};
+    struct sk_plan plan = {.task = task,
+                           .map_reply = map_reply,
+                           .run_rules = run_rules,
+                           .ctx = &c};
     struct final_result r;
-    cls_llm_reply reply;
-    struct view v;
-    int n;
-    int fell_back = 0;
-    double confidence = 0.9;
-    cls_status st = CLS_OK;
+    cls_status st;
 
-    view_read(api, input, &v);
-    n = read_flags(api, input, items);
-    if (s->use_llm && n > 0) {
-        schema = pick_schema(t, &v, items, n, &variant);
-        st = sk_ask_schema(s, call, input, task, schema, variant, &reply, err);
-        if (st == CLS_OK)
-            st = map_reply(api, reply.object, items, n, err);
-        if (st == CLS_OK)
-            confidence = sk_confidence(api, reply.object, 0.5);
-        if (st != CLS_OK) {
-            if (!s->fallback)
-                return st;
-            api->log(s->host, CLS_LOG_WARN,
-                     "item %s: LLM failed (%s), rules used",
-                     api->call_item_id(call), err ? err->message : "");
-            n = read_flags(api, input, items);
-            fell_back = 1;
-        }
-    }
-    final_rules_apply(&v, items, n, &r);
-    sk_out_provenance(s, out, s->use_llm && n > 0 ? &reply : NULL, fell_back);
-    return emit(api, out, input, &v, &r, confidence);
+    view_read(c.api, input, &c.v);
+    c.n = read_flags(c.api, input, c.items);
+    plan.rules_only = c.n == 0;
+    plan.schema = pick_schema(s, &c, &plan.variant);
+
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    final_rules_apply(&c.v, c.items, c.n, &r);
+    return emit(c.api, out, input, &c.v, &r, c.confidence);
 }
 
 static const cls_stage_desc descriptor = {
@@ -286,7 +232,7 @@ static const cls_stage_desc descriptor = {
     .handler = "review",
     .config_schema = config_schema,
     .create = create,
-    .destroy = destroy,
+    .destroy = sk_destroy_instance,
     .process = process,
     .quiesce = NULL,
 };

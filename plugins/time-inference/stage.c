@@ -40,10 +40,12 @@ static cls_status create(const cls_host_api *api, cls_host *host,
     return sk_create(api, host, STAGE_NAME, (struct sk_stage **)instance, err);
 }
 
-static void destroy(void *instance)
-{
-    sk_destroy(instance);
-}
+/* One call's work: the rules' input and the result. */
+struct time_call {
+    const cls_host_api *api;
+    struct time_input in;
+    struct time_result r;
+};
 
 /* One sample's value: a number, a numeric string, or missing. */
 static void read_value(const cls_host_api *api, const cls_json *v,
@@ -84,9 +86,20 @@ static cls_status read_samples(const cls_host_api *api, cls_call *call,
     return CLS_OK;
 }
 
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            struct time_result *r, cls_error *err)
+static void run_rules(void *ctx)
 {
+    struct time_call *c = ctx;
+
+    time_rules_run(&c->in, &c->r);
+}
+
+/* The rules' result with the model's frequency and basis: the cumulative
+ * detector's verdict is always the rules'. */
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
+{
+    struct time_call *c = ctx;
+    const cls_host_api *api = c->api;
+    struct time_result *r = &c->r;
     const char *freq =
         sk_reply_enum(api, o, "reporting_frequency", CV_FREQUENCIES);
     const char *basis = sk_reply_enum(api, o, "time_basis", CV_TIME_BASES);
@@ -97,6 +110,7 @@ static cls_status map_reply(const cls_host_api *api, const cls_json *o,
         return cls_error_set(err, CLS_FAIL,
                              STAGE_NAME ": reply lacks a valid "
                                         "reporting_frequency or time_basis");
+    time_rules_run(&c->in, r);
     r->reporting_frequency = freq;
     r->time_basis = basis;
     r->source_used = source ? source : "unknown";
@@ -143,43 +157,30 @@ static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
     const struct sk_stage *s = instance;
-    const cls_host_api *api = s->api;
-    const cls_json *ind = sk_indicator(api, input);
+    const cls_json *ind = sk_indicator(s->api, input);
+    struct time_call c = {.api = s->api};
+    const struct sk_plan plan = {.task = task,
+                                 .map_reply = map_reply,
+                                 .run_rules = run_rules,
+                                 .ctx = &c};
     struct samples smp;
-    struct time_input in;
-    struct time_result r;
-    cls_llm_reply reply;
-    int fell_back = 0;
     cls_status st;
 
-    st = read_samples(api, call, ind, &smp, err);
+    st = read_samples(c.api, call, ind, &smp, err);
     if (st != CLS_OK)
         return st;
-    in.name = sk_str(api, ind, "name");
-    in.units = sk_str(api, ind, "units");
-    in.periodicity = sk_str(api, ind, "periodicity");
-    in.unit_type =
-        sk_str(api, sk_result(api, input, "normalization"), "unit_type");
-    in.points = smp.points;
-    in.n_points = smp.n;
-    time_rules_run(&in, &r);
+    c.in.name = sk_str(c.api, ind, "name");
+    c.in.units = sk_str(c.api, ind, "units");
+    c.in.periodicity = sk_str(c.api, ind, "periodicity");
+    c.in.unit_type =
+        sk_str(c.api, sk_result(c.api, input, "normalization"), "unit_type");
+    c.in.points = smp.points;
+    c.in.n_points = smp.n;
 
-    if (s->use_llm) {
-        st = sk_ask(s, call, input, task, &reply, err);
-        if (st == CLS_OK)
-            st = map_reply(api, reply.object, &r, err);
-        if (st != CLS_OK) {
-            if (!s->fallback)
-                return st;
-            api->log(s->host, CLS_LOG_WARN,
-                     "item %s: LLM failed (%s), rules used",
-                     api->call_item_id(call), err ? err->message : "");
-            time_rules_run(&in, &r);
-            fell_back = 1;
-        }
-    }
-    sk_out_provenance(s, out, s->use_llm ? &reply : NULL, fell_back);
-    return emit(api, out, &r, &smp);
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    return emit(c.api, out, &c.r, &smp);
 }
 
 static const cls_stage_desc descriptor = {
@@ -197,7 +198,7 @@ static const cls_stage_desc descriptor = {
     .handler = "infer",
     .config_schema = config_schema,
     .create = create,
-    .destroy = destroy,
+    .destroy = sk_destroy_instance,
     .process = process,
     .quiesce = NULL,
 };

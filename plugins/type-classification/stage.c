@@ -15,7 +15,6 @@
 
 #include "catalog.h"
 #include "classify/stage.h"
-#include "classify/taxonomy.h"
 #include "stagekit.h"
 #include "view.h"
 #include "vocab.h"
@@ -40,78 +39,30 @@ struct type_result {
     char reasoning[768];
 };
 
-#define NAME(id, text) text,
-static const char *const families[] = {CLS_FAMILIES(NAME)};
-#undef NAME
-#define N_FAMILIES (sizeof(families) / sizeof(families[0]))
-
-/* The instance: the common frame plus one response schema per family. */
-struct type_stage {
-    struct sk_stage *sk;
-    char *schema[N_FAMILIES]; /* instance memory, NULL with provider rules */
-};
-
-static void destroy(void *instance)
-{
-    struct type_stage *t = instance;
-    size_t i;
-
-    if (t == NULL)
-        return;
-    for (i = 0; i < N_FAMILIES; i++) {
-        if (t->schema[i] != NULL)
-            t->sk->api->free(t->sk->host, t->schema[i]);
-    }
-    {
-        const cls_host_api *api = t->sk->api;
-        cls_host *host = t->sk->host;
-
-        sk_destroy(t->sk);
-        api->free(host, t);
-    }
-}
-
+/* The instance is the common frame with one response schema per family
+ * (sk_create_per_family). */
 static cls_status create(const cls_host_api *api, cls_host *host,
                          void **instance, cls_error *err)
 {
-    struct type_stage *t;
-    struct sk_stage *sk;
-    cls_status st;
-    size_t i;
-
-    st = sk_create(api, host, STAGE_NAME, &sk, err);
-    if (st != CLS_OK)
-        return st;
-    t = api->alloc(host, sizeof(*t));
-    if (t == NULL) {
-        sk_destroy(sk);
-        return cls_error_set(err, CLS_ENOMEM, STAGE_NAME ": instance");
-    }
-    memset(t, 0, sizeof(*t));
-    t->sk = sk;
-
-    for (i = 0; sk->use_llm && i < N_FAMILIES; i++) {
-        st = sk_load_family(sk, "schema.json", families[i], &t->schema[i], err);
-        if (st != CLS_OK) {
-            destroy(t);
-            return st;
-        }
-    }
-    *instance = t;
-    return CLS_OK;
+    return sk_create_per_family(api, host, STAGE_NAME,
+                                (struct sk_stage **)instance, err);
 }
 
-/* Index of family in families[], or N_FAMILIES. */
-static size_t family_index(const char *family)
+/* A function of this file (not sk_destroy_instance) because the test
+ * build that includes this source names it in its own descriptor. */
+static void destroy(void *instance)
 {
-    size_t i;
-
-    for (i = 0; family != NULL && i < N_FAMILIES; i++) {
-        if (strcmp(families[i], family) == 0)
-            return i;
-    }
-    return N_FAMILIES;
+    sk_destroy(instance);
 }
+
+/* One call's work: the item's family when an LLM is asked, and the
+ * result. */
+struct type_call {
+    const cls_host_api *api;
+    struct view v;
+    const char *family;
+    struct type_result r;
+};
 
 /* The item's family: the family stage's, or the rules' when that is
  * missing or not a family (the catalogue's last archetype always holds,
@@ -127,8 +78,11 @@ static const char *item_family(const struct view *v)
     return cv.family;
 }
 
-static void run_rules(const struct view *v, struct type_result *r)
+static void run_rules(void *ctx)
 {
+    struct type_call *c = ctx;
+    const struct view *v = &c->v;
+    struct type_result *r = &c->r;
     const char *family = item_family(v);
     struct cat_verdict cv;
     const char *why = NULL;
@@ -156,13 +110,15 @@ static void run_rules(const struct view *v, struct type_result *r)
                  hit[0] ? "\"" : "", hit, hit[0] ? "\": " : "", why);
 }
 
-/* Map a reply asked with the schema of family onto r; CLS_FAIL when a
- * field is unusable (only a provider that ignores the schema sends such a
- * reply). */
-static cls_status map_reply(const cls_host_api *api, const cls_json *o,
-                            const char *family, struct type_result *r,
-                            cls_error *err)
+/* Map a reply asked with the schema of the item's family onto the
+ * result; CLS_FAIL when a field is unusable (only a provider that ignores
+ * the schema sends such a reply). */
+static cls_status map_reply(void *ctx, const cls_json *o, cls_error *err)
 {
+    struct type_call *c = ctx;
+    const cls_host_api *api = c->api;
+    const char *family = c->family;
+    struct type_result *r = &c->r;
     const char *type = sk_reply_enum(api, o, "indicator_type", CV_TYPES);
     const char *why = sk_str(api, o, "reasoning");
 
@@ -203,42 +159,29 @@ static cls_status emit(const cls_host_api *api, cls_out *out,
 static cls_status process(void *instance, cls_call *call, const cls_json *input,
                           cls_out *out, cls_error *err)
 {
-    const struct type_stage *t = instance;
-    const struct sk_stage *s = t->sk;
-    const cls_host_api *api = s->api;
-    struct type_result r;
-    cls_llm_reply reply;
-    struct view v;
-    const char *family;
-    int fell_back = 0;
+    const struct sk_stage *s = instance;
+    struct type_call c = {.api = s->api};
+    struct sk_plan plan = {.task = task,
+                           .map_reply = map_reply,
+                           .run_rules = run_rules,
+                           .ctx = &c};
     cls_status st;
 
-    view_read(api, input, &v);
-    if (!s->use_llm) {
-        run_rules(&v, &r);
-        sk_out_provenance(s, out, NULL, 0);
-        return emit(api, out, &r);
+    view_read(c.api, input, &c.v);
+    if (s->use_llm) {
+        c.family = item_family(&c.v);
+        plan.schema = sk_family_schema(s, c.family, &plan.variant);
+        if (plan.schema == NULL)
+            return cls_error_set(err, CLS_FAIL,
+                                 STAGE_NAME ": item %s: the rules name no "
+                                            "family",
+                                 c.api->call_item_id(call));
     }
 
-    family = item_family(&v);
-    if (family_index(family) == N_FAMILIES)
-        return cls_error_set(err, CLS_FAIL,
-                             STAGE_NAME ": item %s: the rules name no family",
-                             api->call_item_id(call));
-    st = sk_ask_schema(s, call, input, task, t->schema[family_index(family)],
-                       family, &reply, err);
-    if (st == CLS_OK)
-        st = map_reply(api, reply.object, family, &r, err);
-    if (st != CLS_OK) {
-        if (!s->fallback)
-            return st;
-        api->log(s->host, CLS_LOG_WARN, "item %s: LLM failed (%s), rules used",
-                 api->call_item_id(call), err ? err->message : "");
-        run_rules(&v, &r);
-        fell_back = 1;
-    }
-    sk_out_provenance(s, out, &reply, fell_back);
-    return emit(api, out, &r);
+    st = sk_decide(s, call, input, &plan, out, err);
+    if (st != CLS_OK)
+        return st;
+    return emit(c.api, out, &c.r);
 }
 
 static const cls_stage_desc descriptor = {
