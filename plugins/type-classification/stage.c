@@ -48,8 +48,9 @@ static cls_status create(const cls_host_api *api, cls_host *host,
                                 (struct sk_stage **)instance, err);
 }
 
-/* A function of this file (not sk_destroy_instance) because the test
- * build that includes this source names it in its own descriptor. */
+/* Spelled out here rather than sk_destroy_instance: tests/reload builds a
+ * second version of this stage from this file, and its descriptor names
+ * destroy. */
 static void destroy(void *instance)
 {
     sk_destroy(instance);
