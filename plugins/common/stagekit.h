@@ -1,9 +1,10 @@
 /*
  * stagekit.h - plumbing shared by the six stage plugins.
  *
- * The instance frame (provider, fallback, prompt and schema loaded once in
- * create()), read helpers over the host's JSON views, the user message
- * that carries all item data to an LLM, and a small growable buffer.
+ * The instance frame (provider, fallback, prompt and schemas loaded once
+ * in create()), read helpers over the host's JSON views, the user message
+ * that carries all item data to an LLM, the per-item choice between the
+ * rules and the LLM (sk_decide), and a small growable buffer.
  * Only the SDK is used; no state outside the instance.
  */
 #ifndef CLS_COMMON_STAGEKIT_H
@@ -82,7 +83,8 @@ cls_status sk_create_per_family(const cls_host_api *api, cls_host *host,
  * no-op).  Control thread. */
 void sk_destroy(struct sk_stage *s);
 
-/* The same, with the signature of cls_stage_desc.destroy. */
+/* sk_destroy with the signature of cls_stage_desc.destroy, for stages
+ * whose instance is the frame itself.  Control thread. */
 void sk_destroy_instance(void *instance);
 
 /*
@@ -184,8 +186,9 @@ cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
  * One process() call's choice between the rules and the LLM.  map_reply
  * reads a reply into the stage's result (in ctx) and returns CLS_FAIL
  * with a message when it cannot use it; run_rules writes the rules'
- * answer into the same result.  schema NULL asks with the instance's
- * schema; variant names the schema like sk_ask_schema.
+ * answer into the same result, all of it, as it may follow a map_reply
+ * that failed halfway.  schema NULL asks with the instance's schema;
+ * variant names the schema like sk_ask_schema.  ctx is the caller's.
  */
 struct sk_plan {
     const char *task;
