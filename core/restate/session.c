@@ -146,6 +146,23 @@ static int take_start(rs_session *s, const uint8_t *payload, uint32_t len)
     return 0;
 }
 
+/* Array arr holds n of *cap elements of elem bytes: return it, or a larger
+ * copy (doubling, from 16) when full, updating *cap. NULL when out of memory,
+ * arr and *cap then untouched. */
+static void *room_for_one(void *arr, size_t n, size_t *cap, size_t elem)
+{
+    size_t want;
+    void *grown;
+
+    if (n < *cap)
+        return arr;
+    want = *cap ? *cap * 2 : 16;
+    grown = realloc(arr, want * elem);
+    if (grown != NULL)
+        *cap = want;
+    return grown;
+}
+
 /* Keep a command's raw payload; decode the input and check known ones. */
 static int take_command(rs_session *s, uint16_t type, uint8_t *payload,
                         uint32_t len)
@@ -175,16 +192,11 @@ static int take_command(rs_session *s, uint16_t type, uint8_t *payload,
                                s->ncmds, rs_msg_name(type), len);
         protobuf_c_message_free_unpacked(m, NULL);
     }
-    if (s->ncmds == s->cap_cmds) {
-        size_t cap = s->cap_cmds ? s->cap_cmds * 2 : 16;
-
-        grown = realloc(s->cmds, cap * sizeof(*grown));
-        if (grown == NULL)
-            return input_error(s, RS_CODE_INTERNAL,
-                               "out of memory storing the journal");
-        s->cmds = grown;
-        s->cap_cmds = cap;
-    }
+    grown = room_for_one(s->cmds, s->ncmds, &s->cap_cmds, sizeof(*grown));
+    if (grown == NULL)
+        return input_error(s, RS_CODE_INTERNAL,
+                           "out of memory storing the journal");
+    s->cmds = grown;
     s->cmds[s->ncmds].type = type;
     s->cmds[s->ncmds].payload = payload;
     s->cmds[s->ncmds].len = len;
@@ -210,18 +222,13 @@ static int take_notification(rs_session *s, uint16_t type,
                            "%s (0x%04x) lacks its id or its result",
                            rs_msg_name(type), type);
     }
-    if (s->nnotifs == s->cap_notifs) {
-        size_t cap = s->cap_notifs ? s->cap_notifs * 2 : 16;
-
-        grown = realloc(s->notifs, cap * sizeof(*grown));
-        if (grown == NULL) {
-            restate__notification_template__free_unpacked(n, NULL);
-            return input_error(s, RS_CODE_INTERNAL,
-                               "out of memory storing the journal");
-        }
-        s->notifs = grown;
-        s->cap_notifs = cap;
+    grown = room_for_one(s->notifs, s->nnotifs, &s->cap_notifs, sizeof(*grown));
+    if (grown == NULL) {
+        restate__notification_template__free_unpacked(n, NULL);
+        return input_error(s, RS_CODE_INTERNAL,
+                           "out of memory storing the journal");
     }
+    s->notifs = grown;
     s->notifs[s->nnotifs].msg = n;
     s->notifs[s->nnotifs].type = type;
     s->nnotifs++;
@@ -579,28 +586,57 @@ static const char *eager_state_diff(const ProtobufCMessage *rm,
     return bin_eq(r->key, e->key) ? NULL : "key";
 }
 
+/* The fields CallCommand and OneWayCallCommand share, read from either. */
+struct call_view {
+    const char *service_name;
+    const char *handler_name;
+    ProtobufCBinaryData parameter;
+    size_t n_headers;
+    Restate__Header **headers;
+    const char *key;
+    int has_idempotency_key;
+    const char *idempotency_key;
+    uint32_t invocation_id_notification_idx;
+};
+
+#define CALL_VIEW(m)                                                           \
+    ((struct call_view){                                                       \
+        (m)->service_name, (m)->handler_name, (m)->parameter, (m)->n_headers,  \
+        (m)->headers, (m)->key, (m)->opt_idempotency_key_case != 0,            \
+        (m)->idempotency_key, (m)->invocation_id_notification_idx})
+
+/* First differing call field in protocol order (name and the completion id
+ * excepted: the callers check those), or NULL. */
+static const char *call_view_diff(struct call_view r, struct call_view e)
+{
+    if (!str_eq(r.service_name, e.service_name))
+        return "service_name";
+    if (!str_eq(r.handler_name, e.handler_name))
+        return "handler_name";
+    if (!bin_eq(r.parameter, e.parameter))
+        return "parameter";
+    if (!headers_eq(r.n_headers, r.headers, e.n_headers, e.headers))
+        return "headers";
+    if (!str_eq(r.key, e.key))
+        return "key";
+    if (r.has_idempotency_key != e.has_idempotency_key ||
+        (r.has_idempotency_key &&
+         !str_eq(r.idempotency_key, e.idempotency_key)))
+        return "idempotency_key";
+    if (r.invocation_id_notification_idx != e.invocation_id_notification_idx)
+        return "invocation_id_notification_idx";
+    return NULL;
+}
+
 static const char *call_diff(const ProtobufCMessage *rm,
                              const ProtobufCMessage *em)
 {
     const Restate__CallCommandMessage *r = (const void *)rm;
     const Restate__CallCommandMessage *e = (const void *)em;
+    const char *field = call_view_diff(CALL_VIEW(r), CALL_VIEW(e));
 
-    if (!str_eq(r->service_name, e->service_name))
-        return "service_name";
-    if (!str_eq(r->handler_name, e->handler_name))
-        return "handler_name";
-    if (!bin_eq(r->parameter, e->parameter))
-        return "parameter";
-    if (!headers_eq(r->n_headers, r->headers, e->n_headers, e->headers))
-        return "headers";
-    if (!str_eq(r->key, e->key))
-        return "key";
-    if (r->opt_idempotency_key_case != e->opt_idempotency_key_case ||
-        (r->opt_idempotency_key_case &&
-         !str_eq(r->idempotency_key, e->idempotency_key)))
-        return "idempotency_key";
-    if (r->invocation_id_notification_idx != e->invocation_id_notification_idx)
-        return "invocation_id_notification_idx";
+    if (field != NULL)
+        return field;
     if (r->result_completion_id != e->result_completion_id)
         return "result_completion_id";
     return str_eq(r->name, e->name) ? NULL : "name";
@@ -611,23 +647,10 @@ static const char *send_diff(const ProtobufCMessage *rm,
 {
     const Restate__OneWayCallCommandMessage *r = (const void *)rm;
     const Restate__OneWayCallCommandMessage *e = (const void *)em;
+    const char *field = call_view_diff(CALL_VIEW(r), CALL_VIEW(e));
 
-    if (!str_eq(r->service_name, e->service_name))
-        return "service_name";
-    if (!str_eq(r->handler_name, e->handler_name))
-        return "handler_name";
-    if (!bin_eq(r->parameter, e->parameter))
-        return "parameter";
-    if (!headers_eq(r->n_headers, r->headers, e->n_headers, e->headers))
-        return "headers";
-    if (!str_eq(r->key, e->key))
-        return "key";
-    if (r->opt_idempotency_key_case != e->opt_idempotency_key_case ||
-        (r->opt_idempotency_key_case &&
-         !str_eq(r->idempotency_key, e->idempotency_key)))
-        return "idempotency_key";
-    if (r->invocation_id_notification_idx != e->invocation_id_notification_idx)
-        return "invocation_id_notification_idx";
+    if (field != NULL)
+        return field;
     return str_eq(r->name, e->name) ? NULL : "name";
 }
 
