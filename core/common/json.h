@@ -153,4 +153,20 @@ cls_status core_out_print(const cls_out *out, char **text, cls_error *err);
 cls_status core_out_take(cls_out *out, struct core_arena *arena,
                          const cls_json **view, cls_error *err);
 
+/*
+ * The cls_host_api members that are exactly this file's functions (the JSON
+ * views and the output builder), for a designated initializer: the real
+ * host's table and the fake host's both use it, so they cannot drift.
+ */
+#define CORE_JSON_API_MEMBERS                                                  \
+    .json_type = core_json_type, .json_get = core_json_get,                    \
+    .json_size = core_json_size, .json_at = core_json_at,                      \
+    .json_key = core_json_key, .json_string = core_json_string,                \
+    .json_number = core_json_number, .json_bool = core_json_bool,              \
+    .out_string = core_out_string, .out_number = core_out_number,              \
+    .out_int = core_out_int, .out_bool = core_out_bool,                        \
+    .out_null = core_out_null, .out_object_begin = core_out_object_begin,      \
+    .out_array_begin = core_out_array_begin, .out_end = core_out_end,          \
+    .out_json = core_out_json
+
 #endif /* CORE_COMMON_JSON_H */

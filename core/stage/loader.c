@@ -11,112 +11,12 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "stage/desc.h"
 #include "stage/stage.h"
-
-/* Bytes of the descriptor this host reads (ABI 1.0: all of it). */
-#define DESC_SIZE_V1_0 sizeof(cls_stage_desc)
 
 /* ------------------------------------------------------------------ */
 /* Descriptor checks                                                   */
 /* ------------------------------------------------------------------ */
-
-static int name_ok(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || s[0] == '\0' || strlen(s) > 64)
-        return 0;
-    for (i = 0; s[i] != '\0'; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
-/* Restate service and handler names: letters, digits, '_', '-', '.'. */
-static int service_name_ok(const char *s)
-{
-    size_t i;
-
-    if (s == NULL || s[0] == '\0' || strlen(s) > 128)
-        return 0;
-    for (i = 0; s[i] != '\0'; i++) {
-        char c = s[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
-            return 0;
-    }
-    return 1;
-}
-
-static int text_ok(const char *s)
-{
-    return s != NULL && s[0] != '\0';
-}
-
-/* Check the fixed part: magic, size, ABI.  Returns CLS_OK or CLS_EINVAL. */
-static cls_status check_abi(const char *path, const cls_stage_desc *d,
-                            cls_error *err)
-{
-    if (d->magic != CLS_STAGE_MAGIC)
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: bad descriptor magic 0x%08x (expected "
-                             "0x%08x)",
-                             path, d->magic, CLS_STAGE_MAGIC);
-    if (d->abi_major != CLS_ABI_MAJOR)
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: built for stage ABI major %u, this host "
-                             "supports major %u",
-                             path, d->abi_major, CLS_ABI_MAJOR);
-    if (d->abi_minor > CLS_ABI_MINOR)
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: needs stage ABI %u.%u, this host provides "
-                             "%u.%u",
-                             path, d->abi_major, d->abi_minor, CLS_ABI_MAJOR,
-                             CLS_ABI_MINOR);
-    if (d->struct_size < DESC_SIZE_V1_0)
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: descriptor struct_size %u is smaller than "
-                             "%zu for ABI %u.%u",
-                             path, d->struct_size, DESC_SIZE_V1_0, d->abi_major,
-                             d->abi_minor);
-    return CLS_OK;
-}
-
-/* Check names, slot and callbacks.  Returns CLS_OK or CLS_EINVAL. */
-static cls_status check_fields(const char *path, const cls_stage_desc *d,
-                               cls_error *err)
-{
-    if (!name_ok(d->name))
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: stage name \"%s\" is not 1-64 characters "
-                             "of [a-z0-9-]",
-                             path, d->name ? d->name : "(null)");
-    if (!text_ok(d->version))
-        return cls_error_set(err, CLS_EINVAL, "%s: stage %s has no version",
-                             path, d->name);
-    if ((int)d->slot < (int)CLS_SLOT_CUSTOM ||
-        (int)d->slot > (int)CLS_SLOT_FINAL_REVIEW)
-        return cls_error_set(err, CLS_EINVAL, "%s: stage %s: unknown slot %d",
-                             path, d->name, (int)d->slot);
-    if (!service_name_ok(d->service) || !service_name_ok(d->handler))
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: stage %s: service \"%s\" / handler \"%s\" "
-                             "must be 1-128 characters of [A-Za-z0-9_.-]",
-                             path, d->name, d->service ? d->service : "(null)",
-                             d->handler ? d->handler : "(null)");
-    if (d->create == NULL || d->process == NULL || d->destroy == NULL)
-        return cls_error_set(err, CLS_EINVAL,
-                             "%s: stage %s: missing required callback %s", path,
-                             d->name,
-                             d->create == NULL    ? "create"
-                             : d->process == NULL ? "process"
-                                                  : "destroy");
-    return CLS_OK;
-}
 
 /* Check name and service against the stages already in the pipeline. */
 static cls_status check_unique(const char *path, const cls_stage_desc *d,
@@ -145,23 +45,6 @@ static cls_status check_unique(const char *path, const cls_stage_desc *d,
 /* Options                                                             */
 /* ------------------------------------------------------------------ */
 
-static const char *type_word(cls_config_type t)
-{
-    switch (t) {
-    case CLS_CONFIG_STRING:
-        return "a string";
-    case CLS_CONFIG_INT:
-        return "an integer";
-    case CLS_CONFIG_DOUBLE:
-        return "a number";
-    case CLS_CONFIG_BOOL:
-        return "a boolean";
-    case CLS_CONFIG_END:
-        break;
-    }
-    return "nothing";
-}
-
 static const char *raw_word(enum stage_raw_type t)
 {
     switch (t) {
@@ -177,16 +60,6 @@ static const char *raw_word(enum stage_raw_type t)
         break;
     }
     return "a group or list";
-}
-
-static const cls_config_key *schema_find(const cls_config_key *schema,
-                                         const char *key)
-{
-    for (; schema != NULL && schema->type != CLS_CONFIG_END; schema++) {
-        if (schema->name != NULL && strcmp(schema->name, key) == 0)
-            return schema;
-    }
-    return NULL;
 }
 
 static const struct stage_raw_option *raw_find(const struct stage_spec *spec,
@@ -243,38 +116,6 @@ static cls_status option_from_raw(struct stage_option *o,
     return CLS_OK;
 }
 
-/* Set o from the schema's textual default.  CLS_OK/EINVAL/ENOMEM. */
-static cls_status option_from_default(struct stage_option *o,
-                                      const cls_config_key *k)
-{
-    const char *v = k->default_value;
-    char *end = NULL;
-
-    switch (o->type) {
-    case CLS_CONFIG_STRING:
-        o->s = strdup(v);
-        return o->s ? CLS_OK : CLS_ENOMEM;
-    case CLS_CONFIG_INT:
-        o->i = strtoll(v, &end, 0);
-        o->d = (double)o->i;
-        break;
-    case CLS_CONFIG_DOUBLE:
-        o->d = strtod(v, &end);
-        break;
-    case CLS_CONFIG_BOOL:
-        if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
-            o->b = 1;
-        else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
-            o->b = 0;
-        else
-            return CLS_EINVAL;
-        return CLS_OK;
-    case CLS_CONFIG_END:
-        break;
-    }
-    return end != NULL && end != v && *end == '\0' ? CLS_OK : CLS_EINVAL;
-}
-
 static int type_fits(cls_config_type want, enum stage_raw_type got)
 {
     switch (want) {
@@ -301,7 +142,7 @@ static cls_status check_raw(const cls_config_key *schema, const char *stage,
 
     for (i = 0; i < spec->n_options; i++) {
         const struct stage_raw_option *r = &spec->options[i];
-        const cls_config_key *k = schema_find(schema, r->key);
+        const cls_config_key *k = stage_schema_find(schema, r->key);
 
         if (k == NULL) {
             schema_names(schema, names, sizeof(names));
@@ -315,7 +156,7 @@ static cls_status check_raw(const cls_config_key *schema, const char *stage,
                                  "%s:%d: stage %s: option \"%s\" must be %s, "
                                  "not %s",
                                  spec->file, r->line, stage, r->key,
-                                 type_word(k->type), raw_word(r->type));
+                                 stage_type_word(k->type), raw_word(r->type));
     }
     return CLS_OK;
 }
@@ -341,16 +182,13 @@ static cls_status option_build(struct stage_option *o, const cls_config_key *k,
                              "%s:%d: stage %s: required option \"%s\" (%s) "
                              "is missing",
                              spec->file, line, stage, k->name,
-                             type_word(k->type));
-    else if (k->default_value != NULL)
-        st = option_from_default(o, k);
+                             stage_type_word(k->type));
     else
-        st = option_from_default(
-            o, &(cls_config_key){.type = k->type,
-                                 .default_value =
-                                     k->type == CLS_CONFIG_STRING ? ""
-                                     : k->type == CLS_CONFIG_BOOL ? "false"
-                                                                  : "0"});
+        st = stage_value_parse(o->type,
+                               k->default_value != NULL
+                                   ? k->default_value
+                                   : stage_implicit_default(k->type),
+                               &o->s, &o->i, &o->d, &o->b);
     if (st == CLS_ENOMEM)
         return cls_error_set(err, st, "options: out of memory");
     if (st != CLS_OK)
@@ -358,10 +196,9 @@ static cls_status option_build(struct stage_option *o, const cls_config_key *k,
                              "stage %s: schema default \"%s\" of option "
                              "\"%s\" is not %s",
                              stage, k->default_value, k->name,
-                             type_word(k->type));
+                             stage_type_word(k->type));
 
-    if ((k->type == CLS_CONFIG_INT || k->type == CLS_CONFIG_DOUBLE) &&
-        k->min < k->max && (o->d < k->min || o->d > k->max))
+    if (stage_value_out_of_range(k, o->d))
         return cls_error_set(err, CLS_EINVAL,
                              "%s:%d: stage %s: option \"%s\" is %g, outside "
                              "[%g, %g]",
@@ -562,9 +399,7 @@ static cls_status check_desc(const struct stage_spec *spec,
     const char *path = spec->plugin_path;
     cls_status st;
 
-    st = check_abi(path, d, err);
-    if (st == CLS_OK)
-        st = check_fields(path, d, err);
+    st = stage_desc_check(path, d, err);
     if (st == CLS_OK)
         st = check_unique(path, d, others, n_others, err);
     if (st == CLS_OK && spec->name != NULL && strcmp(spec->name, d->name) != 0)

@@ -2,7 +2,8 @@
  * fakehost.c - the SDK's in-process fake host (classify/fakehost.h): every
  * cls_host_api member, with options from the test, a scripted LLM, fixed
  * time and randomness, counted instance memory and a captured log.  The
- * JSON views and builder are the host's own (core/common/json.c).
+ * JSON views and builder and the descriptor and option checks are the
+ * host's own (core/common/json.c, core/stage/desc.c).
  */
 #include "classify/fakehost.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "stage/desc.h"
 
 /* 2026-01-01T00:00:00Z: the fake clock's first reading. */
 #define FAKE_EPOCH_MS 1767225600000LL
@@ -304,32 +306,12 @@ const char *cls_fake_host_log(const cls_fake_host *fh)
 /* Descriptor and option checks                                        */
 /* ------------------------------------------------------------------ */
 
+/* The host's own descriptor checks (core/stage/desc.c). */
 static cls_status check_desc(const cls_stage_desc *d, cls_error *err)
 {
     if (d == NULL)
         return cls_error_set(err, CLS_EINVAL, "fake host: no descriptor");
-    if (d->magic != CLS_STAGE_MAGIC)
-        return cls_error_set(err, CLS_EINVAL,
-                             "fake host: bad descriptor magic 0x%08x "
-                             "(expected 0x%08x)",
-                             d->magic, CLS_STAGE_MAGIC);
-    if (d->abi_major != CLS_ABI_MAJOR || d->abi_minor > CLS_ABI_MINOR)
-        return cls_error_set(err, CLS_EINVAL,
-                             "fake host: stage needs ABI %u.%u, this host "
-                             "provides %u.%u",
-                             d->abi_major, d->abi_minor, CLS_ABI_MAJOR,
-                             CLS_ABI_MINOR);
-    if (d->struct_size < sizeof(cls_stage_desc))
-        return cls_error_set(err, CLS_EINVAL,
-                             "fake host: descriptor struct_size %u is smaller "
-                             "than %zu",
-                             d->struct_size, sizeof(cls_stage_desc));
-    if (d->name == NULL || d->version == NULL || d->create == NULL ||
-        d->process == NULL || d->destroy == NULL)
-        return cls_error_set(err, CLS_EINVAL,
-                             "fake host: descriptor lacks a name, version or "
-                             "required callback");
-    return CLS_OK;
+    return stage_desc_check("fake host", d, err);
 }
 
 static const char *fake_option_value(const cls_fake_host *fh, const char *key)
@@ -343,94 +325,34 @@ static const char *fake_option_value(const cls_fake_host *fh, const char *key)
     return NULL;
 }
 
-static const char *type_word(cls_config_type t)
-{
-    switch (t) {
-    case CLS_CONFIG_STRING:
-        return "a string";
-    case CLS_CONFIG_INT:
-        return "an integer";
-    case CLS_CONFIG_DOUBLE:
-        return "a number";
-    case CLS_CONFIG_BOOL:
-        return "a boolean";
-    case CLS_CONFIG_END:
-        break;
-    }
-    return "nothing";
-}
-
-/* Parse text as type into v; 0 or -1 when it does not fit. */
-static int parse_value(struct fake_value *v, const char *text)
-{
-    char *end = NULL;
-
-    errno = 0;
-    switch (v->type) {
-    case CLS_CONFIG_STRING:
-        v->s = strdup(text);
-        return v->s ? 0 : -1;
-    case CLS_CONFIG_INT:
-        v->i = strtoll(text, &end, 0);
-        v->d = (double)v->i;
-        break;
-    case CLS_CONFIG_DOUBLE:
-        v->d = strtod(text, &end);
-        break;
-    case CLS_CONFIG_BOOL:
-        if (strcmp(text, "true") == 0 || strcmp(text, "1") == 0)
-            v->b = 1;
-        else if (strcmp(text, "false") == 0 || strcmp(text, "0") == 0)
-            v->b = 0;
-        else
-            return -1;
-        return 0;
-    case CLS_CONFIG_END:
-        return -1;
-    }
-    return end != NULL && end != text && *end == '\0' && errno == 0 ? 0 : -1;
-}
-
-static const char *implicit_default(cls_config_type t)
-{
-    if (t == CLS_CONFIG_STRING)
-        return "";
-    return t == CLS_CONFIG_BOOL ? "false" : "0";
-}
-
 /* Build one typed value for schema key k. */
 static cls_status value_build(cls_fake_host *fh, const cls_config_key *k,
                               struct fake_value *v, cls_error *err)
 {
     const char *text = fake_option_value(fh, k->name);
+    cls_status st;
 
     v->key = k->name;
     v->type = k->type;
     if (text == NULL && k->required)
         return cls_error_set(err, CLS_EINVAL,
                              "required option \"%s\" (%s) is missing", k->name,
-                             type_word(k->type));
+                             stage_type_word(k->type));
     if (text == NULL)
-        text = k->default_value ? k->default_value : implicit_default(k->type);
-    if (parse_value(v, text) != 0)
+        text = k->default_value ? k->default_value
+                                : stage_implicit_default(k->type);
+    st = stage_value_parse(v->type, text, &v->s, &v->i, &v->d, &v->b);
+    if (st == CLS_ENOMEM)
+        return cls_error_set(err, st, "fake host: out of memory");
+    if (st != CLS_OK)
         return cls_error_set(err, CLS_EINVAL,
                              "option \"%s\" must be %s, not \"%s\"", k->name,
-                             type_word(k->type), text);
-    if ((k->type == CLS_CONFIG_INT || k->type == CLS_CONFIG_DOUBLE) &&
-        k->min < k->max && (v->d < k->min || v->d > k->max))
+                             stage_type_word(k->type), text);
+    if (stage_value_out_of_range(k, v->d))
         return cls_error_set(err, CLS_EINVAL,
                              "option \"%s\" is %g, outside [%g, %g]", k->name,
                              v->d, k->min, k->max);
     return CLS_OK;
-}
-
-static int schema_has(const cls_config_key *schema, const char *key)
-{
-    for (; schema != NULL && schema->type != CLS_CONFIG_END; schema++) {
-        if (strcmp(schema->name, key) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 static cls_status options_validate(cls_fake_host *fh,
@@ -440,7 +362,7 @@ static cls_status options_validate(cls_fake_host *fh,
     cls_status st;
 
     for (i = 0; i < fh->n_options; i++) {
-        if (!schema_has(schema, fh->options[i].key))
+        if (stage_schema_find(schema, fh->options[i].key) == NULL)
             return cls_error_set(err, CLS_EINVAL, "unknown option \"%s\"",
                                  fh->options[i].key);
     }
@@ -899,24 +821,8 @@ static const cls_host_api fake_api = {
     .fallback_to_rules = fake_fallback_to_rules,
     .plugin_dir = fake_plugin_dir,
     .read_file = fake_read_file,
-    .json_type = core_json_type,
-    .json_get = core_json_get,
-    .json_size = core_json_size,
-    .json_at = core_json_at,
-    .json_key = core_json_key,
-    .json_string = core_json_string,
-    .json_number = core_json_number,
-    .json_bool = core_json_bool,
+    CORE_JSON_API_MEMBERS,
     .json_parse = fake_json_parse,
-    .out_string = core_out_string,
-    .out_number = core_out_number,
-    .out_int = core_out_int,
-    .out_bool = core_out_bool,
-    .out_null = core_out_null,
-    .out_object_begin = core_out_object_begin,
-    .out_array_begin = core_out_array_begin,
-    .out_end = core_out_end,
-    .out_json = core_out_json,
     .llm_complete = fake_llm_complete,
     .run = fake_run,
     .now_ms = fake_now_ms,

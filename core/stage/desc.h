@@ -1,0 +1,50 @@
+/*
+ * desc.h - the checks the stage host and the SDK's fake host share: a
+ * stage descriptor's fixed part and fields, and the typed reading of a
+ * schema's textual option values.  Depends on classify/stage.h and libc
+ * only, so libclassify-fakehost.a compiles it in unchanged.
+ */
+#ifndef CLASSIFY_STAGE_DESC_H
+#define CLASSIFY_STAGE_DESC_H
+
+#include <stdint.h>
+
+#include "classify/stage.h"
+
+/*
+ * Check descriptor d as the host would load it: magic, ABI, struct size,
+ * name ([a-z0-9-], 1-64), version, slot, service and handler names and the
+ * required callbacks.  Messages start with where (a plugin path, or "fake
+ * host").  Returns CLS_OK, or CLS_EINVAL with err set.  d must not be NULL.
+ * Pure; any thread.
+ */
+cls_status stage_desc_check(const char *where, const cls_stage_desc *d,
+                            cls_error *err);
+
+/* "a string", "an integer", ... for type t, for messages.  Static text. */
+const char *stage_type_word(cls_config_type t);
+
+/* The value an optional key of type t without a default takes: "", "0" or
+ * "false".  Static text. */
+const char *stage_implicit_default(cls_config_type t);
+
+/*
+ * Read text as type t into the matching output: *s (a malloc'd copy the
+ * caller frees), *i and *d (integers set both), or *b ("true"/"1",
+ * "false"/"0").  Numbers must be whole, in range and without trailing
+ * characters.  Returns CLS_OK, CLS_EINVAL when text does not fit the type,
+ * CLS_ENOMEM.  Thread-safe (uses errno).
+ */
+cls_status stage_value_parse(cls_config_type t, const char *text, char **s,
+                             int64_t *i, double *d, int *b);
+
+/* Whether numeric value v of key k lies outside k's [min, max] (a range is
+ * set when min < max; never for strings and booleans). */
+int stage_value_out_of_range(const cls_config_key *k, double v);
+
+/* The schema key named key, or NULL; schema ends at CLS_CONFIG_END and may
+ * be NULL.  Borrowed from schema. */
+const cls_config_key *stage_schema_find(const cls_config_key *schema,
+                                        const char *key);
+
+#endif
