@@ -571,13 +571,6 @@ cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
     return st;
 }
 
-cls_status sk_ask(const struct sk_stage *s, cls_call *call,
-                  const cls_json *input, const char *task, cls_llm_reply *reply,
-                  cls_error *err)
-{
-    return sk_ask_schema(s, call, input, task, s->schema, NULL, reply, err);
-}
-
 void sk_out_provenance(const struct sk_stage *s, cls_out *out,
                        const cls_llm_reply *reply, int fell_back)
 {

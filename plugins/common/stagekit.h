@@ -163,19 +163,12 @@ const cls_json *sk_result(const cls_host_api *api, const cls_json *input,
 /*
  * Ask the stage's LLM about input: the user message holds the indicator's
  * descriptive fields, its latest sample values and the earlier stages'
- * results as JSON, after the line task.  On CLS_OK *reply is filled
- * (valid until process() returns).  Otherwise returns the host's status
- * with its message in err.  Worker thread of the call.
- */
-cls_status sk_ask(const struct sk_stage *s, cls_call *call,
-                  const cls_json *input, const char *task, cls_llm_reply *reply,
-                  cls_error *err);
-
-/*
- * sk_ask with response schema instead of the instance's, named after the
- * stage and variant ("type_classification_price_value"; variant NULL
- * gives the stage name alone) so providers cache per schema.  The system
- * prompt is the instance's either way.  Worker thread of the call.
+ * results as JSON, after the line task; the reply must follow schema,
+ * named after the stage and variant ("type_classification_price_value";
+ * variant NULL gives the stage name alone) so providers cache per schema.
+ * The system prompt is the instance's.  On CLS_OK *reply is filled (valid
+ * until process() returns).  Otherwise returns the host's status with its
+ * message in err.  Worker thread of the call.
  */
 cls_status sk_ask_schema(const struct sk_stage *s, cls_call *call,
                          const cls_json *input, const char *task,
