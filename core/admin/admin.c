@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/net.h"
 
 #define TAG "admin"
 
@@ -225,41 +226,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 /* Listening                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Parse a loopback "HOST:PORT" into addr.  0 or -1. */
+/* Parse "HOST:PORT" into addr, "localhost" read as 127.0.0.1.  0 or -1. */
 static int parse_tcp(const char *listen, struct sockaddr_storage *addr,
                      socklen_t *len)
 {
-    const char *colon = strrchr(listen, ':');
-    char host[INET6_ADDRSTRLEN + 2], *end;
-    size_t hlen;
-    long port;
+    char v4[256];
 
-    if (colon == NULL || (hlen = (size_t)(colon - listen)) >= sizeof(host))
-        return -1;
-    port = strtol(colon + 1, &end, 10);
-    if (colon[1] == '\0' || *end != '\0' || port < 0 || port > 65535)
-        return -1;
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-    if (strcmp(host, "localhost") == 0)
-        snprintf(host, sizeof(host), "127.0.0.1");
-    memset(addr, 0, sizeof(*addr));
-    if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
-
-        host[hlen - 1] = '\0';
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        *len = sizeof(*a6);
-        return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1 ? 0 : -1;
+    if (strncmp(listen, "localhost:", 10) == 0) {
+        if (snprintf(v4, sizeof(v4), "127.0.0.1:%s", listen + 10) >=
+            (int)sizeof(v4))
+            return -1;
+        listen = v4;
     }
-    ((struct sockaddr_in *)addr)->sin_family = AF_INET;
-    ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)port);
-    *len = sizeof(struct sockaddr_in);
-    return inet_pton(AF_INET, host, &((struct sockaddr_in *)addr)->sin_addr) ==
-                   1
-               ? 0
-               : -1;
+    return core_addr_parse(listen, addr, len);
 }
 
 /* A bound, listening socket for where.  Returns it or -1 with err. */
@@ -310,9 +289,7 @@ static int open_socket(struct admin_server *s, const char *where, char *err,
     len = sizeof(addr);
     if (addr.ss_family != AF_UNIX &&
         getsockname(fd, (struct sockaddr *)&addr, &len) == 0)
-        s->port = ntohs(addr.ss_family == AF_INET6
-                            ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                            : ((struct sockaddr_in *)&addr)->sin_port);
+        s->port = core_addr_port(&addr);
     return fd;
 }
 

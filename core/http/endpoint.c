@@ -8,6 +8,7 @@
 #include "http/endpoint.h"
 
 #include "common/log.h"
+#include "common/net.h"
 
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
@@ -438,45 +439,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
-/* Parse "HOST:PORT" or "[V6]:PORT" into addr; 0 or -1. */
-static int parse_listen(const char *listen, struct sockaddr_storage *addr,
-                        socklen_t *addr_len)
-{
-    char host[INET6_ADDRSTRLEN + 2];
-    const char *colon = strrchr(listen, ':');
-    char *end;
-    long port;
-    size_t hlen;
-
-    if (colon == NULL)
-        return -1;
-    port = strtol(colon + 1, &end, 10);
-    if (*end != '\0' || colon[1] == '\0' || port < 0 || port > 65535)
-        return -1;
-    hlen = (size_t)(colon - listen);
-    if (hlen >= sizeof(host))
-        return -1;
-    memcpy(host, listen, hlen);
-    host[hlen] = '\0';
-
-    memset(addr, 0, sizeof(*addr));
-    if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
-        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)addr;
-
-        host[hlen - 1] = '\0';
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        *addr_len = sizeof(*a6);
-        return inet_pton(AF_INET6, host + 1, &a6->sin6_addr) == 1 ? 0 : -1;
-    }
-    struct sockaddr_in *a4 = (struct sockaddr_in *)addr;
-
-    a4->sin_family = AF_INET;
-    a4->sin_port = htons((uint16_t)port);
-    *addr_len = sizeof(*a4);
-    return inet_pton(AF_INET, host, &a4->sin_addr) == 1 ? 0 : -1;
-}
-
 /* listen(2) on fd and read back the bound address into addr; 0 or -1. */
 static int listen_and_name(int fd, struct sockaddr_storage *addr,
                            socklen_t *addr_len)
@@ -494,7 +456,7 @@ static int open_listener(const char *listen, uint16_t *port, int *family)
     socklen_t addr_len;
     int fd, one = 1;
 
-    if (parse_listen(listen, &addr, &addr_len) != 0) {
+    if (core_addr_parse(listen, &addr, &addr_len) != 0) {
         log_error(TAG,
                   "listen address '%s' is not HOST:PORT with a numeric "
                   "IPv4 or [IPv6] host",
@@ -516,9 +478,7 @@ static int open_listener(const char *listen, uint16_t *port, int *family)
         return -1;
     }
 
-    *port = ntohs(addr.ss_family == AF_INET6
-                      ? ((struct sockaddr_in6 *)&addr)->sin6_port
-                      : ((struct sockaddr_in *)&addr)->sin_port);
+    *port = core_addr_port(&addr);
     return fd;
 }
 
