@@ -1,7 +1,8 @@
 /*
- * desc.c - descriptor and option-value checks shared by the stage host
- * (loader.c) and the SDK's fake host (sdk/testing/fakehost.c), so both
- * refuse and read the same things.  libc only.
+ * desc.c - descriptor and option-value checks and the option lookups of
+ * the API table, shared by the stage host (loader.c, host_api.c) and the
+ * SDK's fake host (sdk/testing/fakehost.c), so both refuse and read the
+ * same things.  libc only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -190,4 +191,74 @@ const cls_config_key *stage_schema_find(const cls_config_key *schema,
             return schema;
     }
     return NULL;
+}
+
+void stage_options_free(struct stage_option *opts, size_t n)
+{
+    size_t i;
+
+    for (i = 0; opts != NULL && i < n; i++) {
+        free(opts[i].key);
+        free(opts[i].s);
+    }
+    free(opts);
+}
+
+/* host's option key when it has type, else NULL. */
+static const struct stage_option *
+find_option(const cls_host *host, const char *key, cls_config_type type)
+{
+    const struct stage_option *opts;
+    size_t i, n;
+
+    if (host == NULL || key == NULL)
+        return NULL;
+    stage_host_options(host, &opts, &n);
+    for (i = 0; i < n; i++) {
+        if (strcmp(opts[i].key, key) == 0)
+            return opts[i].type == type ? &opts[i] : NULL;
+    }
+    return NULL;
+}
+
+cls_status stage_config_string(const cls_host *host, const char *key,
+                               const char **out)
+{
+    const struct stage_option *o = find_option(host, key, CLS_CONFIG_STRING);
+
+    if (o == NULL)
+        return CLS_EINVAL;
+    *out = o->s;
+    return CLS_OK;
+}
+
+cls_status stage_config_int(const cls_host *host, const char *key, int64_t *out)
+{
+    const struct stage_option *o = find_option(host, key, CLS_CONFIG_INT);
+
+    if (o == NULL)
+        return CLS_EINVAL;
+    *out = o->i;
+    return CLS_OK;
+}
+
+cls_status stage_config_double(const cls_host *host, const char *key,
+                               double *out)
+{
+    const struct stage_option *o = find_option(host, key, CLS_CONFIG_DOUBLE);
+
+    if (o == NULL)
+        return CLS_EINVAL;
+    *out = o->d;
+    return CLS_OK;
+}
+
+cls_status stage_config_bool(const cls_host *host, const char *key, int *out)
+{
+    const struct stage_option *o = find_option(host, key, CLS_CONFIG_BOOL);
+
+    if (o == NULL)
+        return CLS_EINVAL;
+    *out = o->b;
+    return CLS_OK;
 }

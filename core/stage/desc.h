@@ -7,9 +7,44 @@
 #ifndef CLASSIFY_STAGE_DESC_H
 #define CLASSIFY_STAGE_DESC_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "classify/stage.h"
+
+/* One option after validation, defaults applied; owned by its host. */
+struct stage_option {
+    char *key;
+    cls_config_type type;
+    char *s;
+    int64_t i;
+    double d;
+    int b;
+};
+
+/* Free a list of n options (keys and strings included); NULL is a no-op. */
+void stage_options_free(struct stage_option *opts, size_t n);
+
+/*
+ * Defined by each host: host's validated option list into *opts / *n
+ * (borrowed; stable while the instance lives).  host is not NULL.
+ */
+void stage_host_options(const cls_host *host, const struct stage_option **opts,
+                        size_t *n);
+
+/*
+ * The cls_host_api config_* members: the option key of host when it has
+ * the asked type, into *out.  CLS_OK, or CLS_EINVAL when host or key is
+ * NULL, the key is unknown or of another type.  Any thread (options are
+ * read-only while the instance lives).
+ */
+cls_status stage_config_string(const cls_host *host, const char *key,
+                               const char **out);
+cls_status stage_config_int(const cls_host *host, const char *key,
+                            int64_t *out);
+cls_status stage_config_double(const cls_host *host, const char *key,
+                               double *out);
+cls_status stage_config_bool(const cls_host *host, const char *key, int *out);
 
 /*
  * Check descriptor d as the host would load it: magic, ABI, struct size,

@@ -149,61 +149,11 @@ static void *host_call_alloc(cls_call *call, size_t size)
 /* Config                                                              */
 /* ------------------------------------------------------------------ */
 
-static const struct stage_option *
-find_option(const cls_host *host, const char *key, cls_config_type type)
+void stage_host_options(const cls_host *host, const struct stage_option **opts,
+                        size_t *n)
 {
-    size_t i;
-
-    if (host == NULL || key == NULL)
-        return NULL;
-    for (i = 0; i < host->n_options; i++) {
-        if (strcmp(host->options[i].key, key) == 0)
-            return host->options[i].type == type ? &host->options[i] : NULL;
-    }
-    return NULL;
-}
-
-static cls_status config_string(const cls_host *host, const char *key,
-                                const char **out)
-{
-    const struct stage_option *o = find_option(host, key, CLS_CONFIG_STRING);
-
-    if (o == NULL)
-        return CLS_EINVAL;
-    *out = o->s;
-    return CLS_OK;
-}
-
-static cls_status config_int(const cls_host *host, const char *key,
-                             int64_t *out)
-{
-    const struct stage_option *o = find_option(host, key, CLS_CONFIG_INT);
-
-    if (o == NULL)
-        return CLS_EINVAL;
-    *out = o->i;
-    return CLS_OK;
-}
-
-static cls_status config_double(const cls_host *host, const char *key,
-                                double *out)
-{
-    const struct stage_option *o = find_option(host, key, CLS_CONFIG_DOUBLE);
-
-    if (o == NULL)
-        return CLS_EINVAL;
-    *out = o->d;
-    return CLS_OK;
-}
-
-static cls_status config_bool(const cls_host *host, const char *key, int *out)
-{
-    const struct stage_option *o = find_option(host, key, CLS_CONFIG_BOOL);
-
-    if (o == NULL)
-        return CLS_EINVAL;
-    *out = o->b;
-    return CLS_OK;
+    *opts = host->options;
+    *n = host->n_options;
 }
 
 static const char *provider_kind(const cls_host *host)
@@ -483,10 +433,10 @@ static const cls_host_api host_api = {
     .alloc = host_alloc,
     .free = host_free,
     .call_alloc = host_call_alloc,
-    .config_string = config_string,
-    .config_int = config_int,
-    .config_double = config_double,
-    .config_bool = config_bool,
+    .config_string = stage_config_string,
+    .config_int = stage_config_int,
+    .config_double = stage_config_double,
+    .config_bool = stage_config_bool,
     .provider_kind = provider_kind,
     .fallback_to_rules = fallback_to_rules,
     .plugin_dir = plugin_dir,

@@ -243,17 +243,6 @@ cls_status stage_options_validate(const cls_config_key *schema,
     return CLS_OK;
 }
 
-void stage_options_free(struct stage_option *opts, size_t n)
-{
-    size_t i;
-
-    for (i = 0; opts != NULL && i < n; i++) {
-        free(opts[i].key);
-        free(opts[i].s);
-    }
-    free(opts);
-}
-
 /* ------------------------------------------------------------------ */
 /* Records                                                             */
 /* ------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "classify/stage.h"
+#include "stage/desc.h" /* struct stage_option, stage_options_free() */
 
 /* ------------------------------------------------------------------ */
 /* Options                                                             */
@@ -41,16 +42,6 @@ struct stage_raw_option {
     double d;
     int b;
     int line;
-};
-
-/* One option after validation, defaults applied; owned by the record. */
-struct stage_option {
-    char *key;
-    cls_config_type type;
-    char *s;
-    int64_t i;
-    double d;
-    int b;
 };
 
 /* ------------------------------------------------------------------ */
@@ -165,7 +156,7 @@ size_t stage_unref(struct cls_host *s);
 /*
  * Validate raw options against schema (which may be NULL) and build the
  * typed list with defaults applied into *out / *n_out (free with
- * stage_options_free).  Messages name spec->file, the line and the
+ * stage_options_free(), desc.h).  Messages name spec->file, the line and the
  * option.  Returns CLS_OK, CLS_EINVAL or CLS_ENOMEM.
  */
 cls_status stage_options_validate(const cls_config_key *schema,
@@ -173,9 +164,6 @@ cls_status stage_options_validate(const cls_config_key *schema,
                                   const struct stage_spec *spec,
                                   struct stage_option **out, size_t *n_out,
                                   cls_error *err);
-
-/* Free a list made by stage_options_validate(). */
-void stage_options_free(struct stage_option *opts, size_t n);
 
 /* ------------------------------------------------------------------ */
 /* Host API                                                            */

@@ -43,16 +43,6 @@ union fake_header {
     max_align_t align;
 };
 
-/* One typed option after validation. */
-struct fake_value {
-    const char *key;
-    cls_config_type type;
-    char *s;
-    int64_t i;
-    double d;
-    int b;
-};
-
 struct cls_host {
     struct cls_fake_host *fh;
 };
@@ -79,7 +69,7 @@ struct cls_fake_host {
     const cls_stage_desc *desc;
     void *instance;
     int live;
-    struct fake_value *values;
+    struct stage_option *values;
     size_t n_values;
 
     struct fake_block *blocks;
@@ -174,11 +164,7 @@ cls_fake_host *cls_fake_host_new(void)
 
 static void values_free(cls_fake_host *fh)
 {
-    size_t i;
-
-    for (i = 0; i < fh->n_values; i++)
-        free(fh->values[i].s);
-    free(fh->values);
+    stage_options_free(fh->values, fh->n_values);
     fh->values = NULL;
     fh->n_values = 0;
 }
@@ -327,12 +313,14 @@ static const char *fake_option_value(const cls_fake_host *fh, const char *key)
 
 /* Build one typed value for schema key k. */
 static cls_status value_build(cls_fake_host *fh, const cls_config_key *k,
-                              struct fake_value *v, cls_error *err)
+                              struct stage_option *v, cls_error *err)
 {
     const char *text = fake_option_value(fh, k->name);
     cls_status st;
 
-    v->key = k->name;
+    v->key = strdup(k->name);
+    if (v->key == NULL)
+        return cls_error_set(err, CLS_ENOMEM, "fake host: out of memory");
     v->type = k->type;
     if (text == NULL && k->required)
         return cls_error_set(err, CLS_EINVAL,
@@ -554,64 +542,11 @@ static void *fake_call_alloc(cls_call *call, size_t size)
     return call != NULL ? core_arena_alloc(&call->arena, size) : NULL;
 }
 
-static const struct fake_value *
-fake_value(const cls_host *host, const char *key, cls_config_type type)
+void stage_host_options(const cls_host *host, const struct stage_option **opts,
+                        size_t *n)
 {
-    size_t i;
-
-    if (host == NULL || key == NULL)
-        return NULL;
-    for (i = 0; i < host->fh->n_values; i++) {
-        const struct fake_value *v = &host->fh->values[i];
-
-        if (strcmp(v->key, key) == 0)
-            return v->type == type ? v : NULL;
-    }
-    return NULL;
-}
-
-static cls_status fake_config_string(const cls_host *host, const char *key,
-                                     const char **out)
-{
-    const struct fake_value *v = fake_value(host, key, CLS_CONFIG_STRING);
-
-    if (v == NULL)
-        return CLS_EINVAL;
-    *out = v->s;
-    return CLS_OK;
-}
-
-static cls_status fake_config_int(const cls_host *host, const char *key,
-                                  int64_t *out)
-{
-    const struct fake_value *v = fake_value(host, key, CLS_CONFIG_INT);
-
-    if (v == NULL)
-        return CLS_EINVAL;
-    *out = v->i;
-    return CLS_OK;
-}
-
-static cls_status fake_config_double(const cls_host *host, const char *key,
-                                     double *out)
-{
-    const struct fake_value *v = fake_value(host, key, CLS_CONFIG_DOUBLE);
-
-    if (v == NULL)
-        return CLS_EINVAL;
-    *out = v->d;
-    return CLS_OK;
-}
-
-static cls_status fake_config_bool(const cls_host *host, const char *key,
-                                   int *out)
-{
-    const struct fake_value *v = fake_value(host, key, CLS_CONFIG_BOOL);
-
-    if (v == NULL)
-        return CLS_EINVAL;
-    *out = v->b;
-    return CLS_OK;
+    *opts = host->fh->values;
+    *n = host->fh->n_values;
 }
 
 static const char *fake_provider_kind(const cls_host *host)
@@ -813,10 +748,10 @@ static const cls_host_api fake_api = {
     .alloc = fake_alloc,
     .free = fake_free,
     .call_alloc = fake_call_alloc,
-    .config_string = fake_config_string,
-    .config_int = fake_config_int,
-    .config_double = fake_config_double,
-    .config_bool = fake_config_bool,
+    .config_string = stage_config_string,
+    .config_int = stage_config_int,
+    .config_double = stage_config_double,
+    .config_bool = stage_config_bool,
     .provider_kind = fake_provider_kind,
     .fallback_to_rules = fake_fallback_to_rules,
     .plugin_dir = fake_plugin_dir,
