@@ -5,6 +5,7 @@
  * same things.  libc only.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,5 +261,36 @@ cls_status stage_config_bool(const cls_host *host, const char *key, int *out)
     if (o == NULL)
         return CLS_EINVAL;
     *out = o->b;
+    return CLS_OK;
+}
+
+cls_status stage_file_path(const char *dir, const char *path, char *full,
+                           size_t size, cls_error *err)
+{
+    int w;
+
+    if (dir == NULL || path == NULL || path[0] == '\0')
+        return cls_error_set(err, CLS_EINVAL, "read_file: no path given");
+    if (path[0] == '/')
+        w = snprintf(full, size, "%s", path);
+    else
+        w = snprintf(full, size, "%s/%s", dir, path);
+    if (w < 0 || (size_t)w >= size)
+        return cls_error_set(err, CLS_EINVAL, "read_file %s: path too long",
+                             path);
+    return CLS_OK;
+}
+
+cls_status stage_llm_args_check(const cls_call *call,
+                                const cls_llm_request *req,
+                                const cls_llm_reply *reply, cls_error *err)
+{
+    if (call == NULL || req == NULL || reply == NULL)
+        return cls_error_set(err, CLS_EINVAL, "llm_complete: NULL argument");
+    if (req->struct_size < sizeof(cls_llm_request) ||
+        reply->struct_size < sizeof(cls_llm_reply))
+        return cls_error_set(err, CLS_EINVAL,
+                             "llm_complete: request or reply struct_size not "
+                             "set");
     return CLS_OK;
 }

@@ -47,6 +47,23 @@ cls_status stage_config_double(const cls_host *host, const char *key,
 cls_status stage_config_bool(const cls_host *host, const char *key, int *out);
 
 /*
+ * The file read_file() opens for path: path itself when absolute, else
+ * dir/path, written into full (size bytes).  Returns CLS_OK, or CLS_EINVAL
+ * with err set when dir or path is NULL, path is empty or the result does
+ * not fit.  Pure.
+ */
+cls_status stage_file_path(const char *dir, const char *path, char *full,
+                           size_t size, cls_error *err);
+
+/*
+ * The argument checks every llm_complete makes: no NULL argument, both
+ * struct_size fields set.  Returns CLS_OK, or CLS_EINVAL with err set.
+ */
+cls_status stage_llm_args_check(const cls_call *call,
+                                const cls_llm_request *req,
+                                const cls_llm_reply *reply, cls_error *err);
+
+/*
  * Check descriptor d as the host would load it: magic, ABI, struct size,
  * name ([a-z0-9-], 1-64), version, slot, service and handler names and the
  * required callbacks.  Messages start with where (a plugin path, or "fake

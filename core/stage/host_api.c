@@ -225,17 +225,9 @@ static char *read_file(const cls_host *host, const char *path, size_t *len,
     char *text;
     FILE *f;
 
-    if (host == NULL || path == NULL || path[0] == '\0') {
-        cls_error_set(err, CLS_EINVAL, "read_file: no path given");
+    if (stage_file_path(host != NULL ? plugin_dir(host) : NULL, path, full,
+                        sizeof(full), err) != CLS_OK)
         return NULL;
-    }
-    if ((path[0] == '/'
-             ? snprintf(full, sizeof(full), "%s", path)
-             : snprintf(full, sizeof(full), "%s/%s", plugin_dir(host), path)) >=
-        (int)sizeof(full)) {
-        cls_error_set(err, CLS_EINVAL, "read_file %s: path too long", path);
-        return NULL;
-    }
 
     f = fopen(full, "rb");
     if (f == NULL) {
@@ -265,15 +257,11 @@ static cls_status llm_complete(cls_call *call, const cls_llm_request *req,
                                cls_llm_reply *reply, cls_error *err)
 {
     const cls_host *h;
+    cls_status st = stage_llm_args_check(call, req, reply, err);
 
-    if (call == NULL || req == NULL || reply == NULL)
-        return cls_error_set(err, CLS_EINVAL, "llm_complete: NULL argument");
+    if (st != CLS_OK)
+        return st;
     h = call->host;
-    if (req->struct_size < sizeof(cls_llm_request) ||
-        reply->struct_size < sizeof(cls_llm_reply))
-        return cls_error_set(err, CLS_EINVAL,
-                             "llm_complete: request or reply struct_size not "
-                             "set");
     if (strcmp(provider_kind(h), "rules") == 0)
         return cls_error_set(err, CLS_FAIL,
                              "llm_complete: stage %s is configured with "

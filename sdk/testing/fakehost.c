@@ -572,17 +572,9 @@ static char *fake_read_file(const cls_host *host, const char *path, size_t *len,
     long size;
     FILE *f;
 
-    if (host == NULL || path == NULL || path[0] == '\0') {
-        cls_error_set(err, CLS_EINVAL, "read_file: no path given");
+    if (stage_file_path(host != NULL ? host->fh->plugin_dir : NULL, path, full,
+                        sizeof(full), err) != CLS_OK)
         return NULL;
-    }
-    if ((path[0] == '/'
-             ? snprintf(full, sizeof(full), "%s", path)
-             : snprintf(full, sizeof(full), "%s/%s", host->fh->plugin_dir,
-                        path)) >= (int)sizeof(full)) {
-        cls_error_set(err, CLS_EINVAL, "read_file %s: path too long", path);
-        return NULL;
-    }
 
     f = fopen(full, "rb");
     if (f == NULL) {
@@ -635,16 +627,13 @@ static cls_status record_prompts(struct fake_llm *r, const cls_llm_request *req)
 static cls_status fake_llm_complete(cls_call *call, const cls_llm_request *req,
                                     cls_llm_reply *reply, cls_error *err)
 {
+    cls_status st = stage_llm_args_check(call, req, reply, err);
     cls_fake_host *fh;
     struct fake_llm *r;
 
-    if (call == NULL || req == NULL || reply == NULL)
-        return cls_error_set(err, CLS_EINVAL, "llm_complete: NULL argument");
+    if (st != CLS_OK)
+        return st;
     fh = call->fh;
-    if (req->struct_size < sizeof(*req) || reply->struct_size < sizeof(*reply))
-        return cls_error_set(err, CLS_EINVAL,
-                             "llm_complete: request or reply struct_size not "
-                             "set");
     if (strcmp(fh->provider_kind, "rules") == 0)
         return cls_error_set(err, CLS_FAIL,
                              "llm_complete: provider is \"rules\"; no LLM is "
