@@ -29,6 +29,7 @@ set -u
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+. "$ROOT/tests/lib/check.sh"
 BUILD=$(cd "${1:?usage: run-cluster-run.sh BUILD_DIR SCENARIO}" && pwd)
 SCENARIO=${2:?usage: run-cluster-run.sh BUILD_DIR SCENARIO}
 COUNT=${CLUSTER_RUN_COUNT:-300}
@@ -53,19 +54,15 @@ unset CLUSTER_HOST_CMD CLUSTER_RATE
 WORK=$CLUSTER_STATE/work
 mkdir -p "$WORK"
 DB="host=$CLUSTER_STATE/pg port=5432 user=postgres dbname=classify"
-FAILED=0
-STARTED=$(date +%s)
+CHECK_LABEL=$SCENARIO
 
 finish()
 {
     local rc=$?
 
     "$CLUSTER" down || rc=1
-    if ip netns list | awk '{print $1}' | grep -qx "$CLUSTER_NETNS"; then
-        echo "FAIL: netns $CLUSTER_NETNS still exists after down" >&2
-        rc=1
-    fi
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
+    check_netns_gone "$CLUSTER_NETNS" || rc=1
+    if check_failed "$rc"; then
         for log in host n1 n2 n3 pg; do
             echo "---- $log.log (tail) ----"
             tail -n 25 "$CLUSTER_STATE/$log.log" 2>/dev/null
@@ -80,29 +77,8 @@ finish()
 }
 trap finish EXIT
 
-step() { echo "== [$(($(date +%s) - STARTED))s] $*"; }
-
-fail()
-{
-    echo "FAIL [$SCENARIO]: $*" >&2
-    FAILED=1
-    exit 1
-}
-
-expect_eq()
-{
-    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
-    echo "ok: $1 = $3"
-}
-
 ns() { ip netns exec "$CLUSTER_NETNS" "$@"; }
 cli() { "$CLUSTER" classify "$@"; }
-
-sql()
-{
-    psql -X -q -At -v ON_ERROR_STOP=1 "$DB" -c "$1" ||
-        fail "query failed: $1"
-}
 
 # s3 PATH_AND_QUERY: signed GET against the namespace's store.
 s3()

@@ -7,6 +7,7 @@
 set -u
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
+. "$repo/tests/lib/check.sh"
 cluster=$repo/scripts/cluster
 rctl=$repo/.cache/restatectl/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl
 export CLUSTER_NETNS=classify-ct-$$
@@ -14,25 +15,19 @@ export CLUSTER_STATE
 CLUSTER_STATE=$(mktemp -d /tmp/classify-cluster-test.XXXXXX) || exit 1
 unset CLUSTER_HOST_CMD
 export AWS_ACCESS_KEY_ID=classify-local AWS_SECRET_ACCESS_KEY=classify-local-secret
-started=$(date +%s)
 
 cleanup()
 {
     local rc=$?
 
     "$cluster" down || rc=1
-    if ip netns list | awk '{print $1}' | grep -qx "$CLUSTER_NETNS"; then
-        echo "FAIL: netns $CLUSTER_NETNS still exists after down" >&2
-        rc=1
-    fi
+    check_netns_gone "$CLUSTER_NETNS" || rc=1
     [ $rc -eq 0 ] || tail -n 15 "$CLUSTER_STATE"/*.log >&2
     rm -rf "$CLUSTER_STATE"
     exit $rc
 }
 trap cleanup EXIT
 
-step() { echo "== [$(($(date +%s) - started))s] $*"; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
 ns() { ip netns exec "$CLUSTER_NETNS" "$@"; }
 ctl() { ns "$rctl" -s http://127.0.0.1:5122 "$@"; }
 # query PORT: count invocations through admin PORT; this reads every

@@ -28,6 +28,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/lib/netns.sh"
 . "$ROOT/tests/lib/restate.sh"
 . "$ROOT/tests/lib/pg.sh"
+. "$ROOT/tests/lib/check.sh"
+. "$ROOT/tests/lib/host.sh"
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
 fi
@@ -41,9 +43,8 @@ WORK=$(mktemp -d /tmp/classify-pipeline.XXXXXX) || exit 1
 CONF=$WORK/classify.conf
 D_PIDFILE=$WORK/classifyd.pid
 LLM_PIDFILE=$WORK/fake-llm.pid
-CLASSIFYD=$BUILD/core/classifyd/classifyd
 CLI=("$BUILD/core/cli/classify" --config "$CONF")
-FAILED=0
+CHECK_LABEL=$SCENARIO
 
 finish()
 {
@@ -51,38 +52,13 @@ finish()
 
     ns_cleanup
     pg_stop
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        echo "---- classifyd log (tail) ----"
-        tail -n 60 "$WORK"/classifyd*.log 2>/dev/null
-        echo "---- restate-server log (tail) ----"
-        tail -n 30 "$WORK/restate/server.log" 2>/dev/null
+    if check_failed "$rc"; then
+        check_tail "classifyd log" 60 "$WORK"/classifyd*.log
+        check_tail "restate-server log" 30 "$WORK/restate/server.log"
     fi
-    if [ -n "${KEEP_E2E_WORK:-}" ]; then
-        echo "work directory kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
+    check_clean_work "$WORK" "${KEEP_E2E_WORK:-}"
 }
 trap finish EXIT
-
-fail()
-{
-    echo "FAIL [$SCENARIO]: $*" >&2
-    FAILED=1
-    exit 1
-}
-
-expect_eq()
-{
-    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
-    echo "ok: $1 = $3"
-}
-
-sql()
-{
-    psql -X -q -At -v ON_ERROR_STOP=1 "$DB" -c "$1" ||
-        fail "query failed: $1"
-}
 
 # --- servers ---------------------------------------------------------------
 
@@ -110,13 +86,11 @@ write_config()
     local stage_provider=rules
 
     [ "$SCENARIO" = llm ] && stage_provider=openai
-    sed -e "s|^database = .*|database = \"$DB\";|" \
-        -e "s|plugin_dir = .*|plugin_dir = \"$BUILD/plugins\";|" \
-        -e "s|copy_dir = .*|copy_dir = \"$WORK/plugin-copies\";|" \
-        -e "s|rate_per_second = .*|rate_per_second = 200.0;|" \
-        -e "s|provider = \"[a-z]*\";|provider = \"$stage_provider\";|" \
-        -e "s|fallback_to_rules = true;|fallback_to_rules = false;|" \
-        "$ROOT/config/classify.conf" >"$CONF"
+    host_config "$CONF" "$DB" "$BUILD/plugins" "$WORK/plugin-copies" \
+        "s|rate_per_second = .*|rate_per_second = 200.0;|" \
+        "s|provider = \"[a-z]*\";|provider = \"$stage_provider\";|" \
+        "s|fallback_to_rules = true;|fallback_to_rules = false;|" ||
+        fail "cannot write $CONF"
     if [ "$SCENARIO" = llm ]; then
         sed -i \
             -e "s|base_url = \"https://api.openai.com/v1\";|base_url = \"http://127.0.0.1:$LLM_PORT/v1\";|" \
@@ -131,10 +105,8 @@ export FAKE_LLM_KEY=test-key-not-secret
 
 start_classifyd()
 {
-    ns_start "$D_PIDFILE" "$WORK/classifyd.$1.log" "$CLASSIFYD" \
-        --config "$CONF" || fail "classifyd did not start"
-    ns_wait_url "http://127.0.0.1:9080/health" 30 "$D_PIDFILE" ||
-        fail "classifyd not healthy"
+    host_start "$BUILD" "$CONF" "$D_PIDFILE" "$WORK/classifyd.$1.log" ||
+        fail "classifyd did not come up"
 }
 start_classifyd 1
 "${CLI[@]}" register >/dev/null || fail "registration"

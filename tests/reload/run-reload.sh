@@ -31,6 +31,8 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/lib/netns.sh"
 . "$ROOT/tests/lib/restate.sh"
 . "$ROOT/tests/lib/pg.sh"
+. "$ROOT/tests/lib/check.sh"
+. "$ROOT/tests/lib/host.sh"
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
 fi
@@ -44,7 +46,6 @@ WORK=$(mktemp -d /tmp/classify-reload.XXXXXX) || exit 1
 CONF=$WORK/classify.conf
 PLUGINS=$WORK/plugins
 D_PIDFILE=$WORK/classifyd.pid
-CLASSIFYD=$BUILD/core/classifyd/classifyd
 # The CLI reads its own copy, so it still reaches the admin API while the
 # daemon's file is being broken on purpose.
 CLI_CONF=$WORK/cli.conf
@@ -52,7 +53,7 @@ CLI=("$BUILD/core/cli/classify" --config "$CLI_CONF")
 V2=$BUILD/tests/reload/plugins/reload-type-v2.so
 BROKEN=$BUILD/tests/reload/plugins
 ADMIN=http://127.0.0.1:9081
-FAILED=0
+CHECK_LABEL="reload $SCENARIO"
 export CLASSIFY_ADMIN_TOKEN=reload-test-token-$$
 
 finish()
@@ -61,44 +62,13 @@ finish()
 
     ns_cleanup
     pg_stop
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        echo "---- classifyd log (tail) ----"
-        tail -n 80 "$WORK/classifyd.log" 2>/dev/null
-        echo "---- restate-server log (tail) ----"
-        tail -n 30 "$WORK/restate/server.log" 2>/dev/null
+    if check_failed "$rc"; then
+        check_tail "classifyd log" 80 "$WORK/classifyd.log"
+        check_tail "restate-server log" 30 "$WORK/restate/server.log"
     fi
-    if [ -n "${KEEP_E2E_WORK:-}" ]; then
-        echo "work directory kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
+    check_clean_work "$WORK" "${KEEP_E2E_WORK:-}"
 }
 trap finish EXIT
-
-fail()
-{
-    echo "FAIL [reload $SCENARIO]: $*" >&2
-    FAILED=1
-    exit 1
-}
-
-expect_eq()
-{
-    [ "$2" = "$3" ] || fail "$1: got '$2', expected '$3'"
-    echo "ok: $1 = $3"
-}
-
-expect_gt()
-{
-    [ "$2" -gt "$3" ] || fail "$1: got '$2', expected more than $3"
-    echo "ok: $1 = $2 (> $3)"
-}
-
-sql()
-{
-    psql -X -q -At -v ON_ERROR_STOP=1 "$DB" -c "$1" ||
-        fail "query failed: $1"
-}
 
 # deploy SRC NAME: publish SRC as $PLUGINS/NAME with a new inode.
 deploy()
@@ -131,21 +101,17 @@ for f in "$V2" "$BROKEN"/reload_major2.so "$BROKEN"/reload_create_fails.so \
     [ -f "$f" ] || fail "missing test plugin $f (build the reload tests)"
 done
 
-sed -e "s|^database = .*|database = \"$DB\";|" \
-    -e "s|plugin_dir = .*|plugin_dir = \"$PLUGINS\";|" \
-    -e "s|copy_dir = .*|copy_dir = \"$WORK/plugin-copies\";|" \
-    -e "s|rate_per_second = .*|rate_per_second = 60.0;|" \
-    -e "s|drain_timeout_ms = .*|drain_timeout_ms = 60000;|" \
-    -e 's|# token_env = "CLASSIFY_ADMIN_TOKEN";|token_env = "CLASSIFY_ADMIN_TOKEN";|' \
-    "$ROOT/config/classify.conf" >"$CONF"
+host_config "$CONF" "$DB" "$PLUGINS" "$WORK/plugin-copies" \
+    "s|rate_per_second = .*|rate_per_second = 60.0;|" \
+    "s|drain_timeout_ms = .*|drain_timeout_ms = 60000;|" \
+    's|# token_env = "CLASSIFY_ADMIN_TOKEN";|token_env = "CLASSIFY_ADMIN_TOKEN";|' ||
+    fail "cannot write $CONF"
 grep -q '^ *token_env = "CLASSIFY_ADMIN_TOKEN";' "$CONF" ||
     fail "config template has no token_env line to enable"
 cp "$CONF" "$CLI_CONF" || fail "copy config"
 
-ns_start "$D_PIDFILE" "$WORK/classifyd.log" "$CLASSIFYD" --config "$CONF" ||
-    fail "classifyd did not start"
-ns_wait_url "http://127.0.0.1:9080/health" 30 "$D_PIDFILE" ||
-    fail "classifyd not healthy"
+host_start "$BUILD" "$CONF" "$D_PIDFILE" "$WORK/classifyd.log" ||
+    fail "classifyd did not come up"
 "${CLI[@]}" register >/dev/null || fail "registration"
 expect_eq "generation at start" "$(active_generation)" 1
 

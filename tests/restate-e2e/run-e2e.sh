@@ -22,6 +22,7 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/../lib/netns.sh"
 . "$HERE/../lib/restate.sh"
+. "$HERE/../lib/check.sh"
 # Downloads happen before entering the namespace (it has no route out).
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
@@ -38,7 +39,7 @@ EP_URL=http://$EP_LISTEN
 WORK=$(mktemp -d /tmp/classify-e2e.XXXXXX) || exit 1
 COUNTS=$WORK/counts
 EP_PIDFILE=$WORK/endpoint.pid
-FAILED=0
+CHECK_LABEL=$SCENARIO
 
 mkdir -p "$COUNTS"
 
@@ -48,35 +49,13 @@ finish()
 
     ns_cleanup
     collect_endpoint_log
-    if [ "$rc" -ne 0 ] || [ "$FAILED" -ne 0 ]; then
-        echo "---- endpoint log (tail) ----"
-        tail -n 40 "$WORK/endpoint.log" 2>/dev/null
-        echo "---- restate-server log (tail) ----"
-        tail -n 40 "$WORK/restate/server.log" 2>/dev/null
+    if check_failed "$rc"; then
+        check_tail "endpoint log" 40 "$WORK/endpoint.log"
+        check_tail "restate-server log" 40 "$WORK/restate/server.log"
     fi
-    if [ -n "${KEEP_E2E_WORK:-}" ]; then
-        echo "work directory kept: $WORK"
-    else
-        rm -rf "$WORK"
-    fi
+    check_clean_work "$WORK" "${KEEP_E2E_WORK:-}"
 }
 trap finish EXIT
-
-fail()
-{
-    echo "FAIL [$SCENARIO]: $*" >&2
-    FAILED=1
-    exit 1
-}
-
-# expect_eq WHAT ACTUAL EXPECTED
-expect_eq()
-{
-    if [ "$2" != "$3" ]; then
-        fail "$1: got '$2', expected '$3'"
-    fi
-    echo "ok: $1 = $3"
-}
 
 # lines NAME SUFFIX: executions recorded by the endpoint for a side effect.
 lines()
