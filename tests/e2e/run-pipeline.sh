@@ -30,6 +30,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/lib/pg.sh"
 . "$ROOT/tests/lib/check.sh"
 . "$ROOT/tests/lib/host.sh"
+. "$ROOT/tests/lib/pipeline.sh"
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
 fi
@@ -116,35 +117,18 @@ head -n "$COUNT" "$ROOT/data/indicators.jsonl" >"$WORK/sample.jsonl"
 expect_eq "seeded indicators" "$(sql 'SELECT count(*) FROM source_indicators')" \
     "$COUNT"
 
-STAGE_TABLES="normalization_results time_inference_results
-cumulative_detection_results family_results type_results
-boolean_review_results final_review_results"
-
-# check_run RUN_ID: every indicator classified exactly once by RUN_ID.
+# check_run RUN_ID: every indicator classified exactly once by RUN_ID, and
+# every stage row names its plugin version and build.
 check_run()
 {
-    local run=$1 t
+    local t
 
-    expect_eq "classifications rows" \
-        "$(sql 'SELECT count(*) FROM classifications')" "$COUNT"
-    expect_eq "distinct indicators classified" \
-        "$(sql 'SELECT count(DISTINCT indicator_id) FROM classifications')" \
-        "$COUNT"
-    expect_eq "rows of run $run completed" \
-        "$(sql "SELECT count(*) FROM classifications WHERE run_id = '$run' AND status = 'completed'")" \
-        "$COUNT"
+    check_classified "$1" "$COUNT"
     for t in $STAGE_TABLES; do
-        expect_eq "$t rows of run $run" \
-            "$(sql "SELECT count(*) FROM $t WHERE run_id = '$run'")" "$COUNT"
         expect_eq "$t rows without plugin version" \
             "$(sql "SELECT count(*) FROM $t WHERE plugin_version IS NULL OR build_id IS NULL")" \
             0
     done
-}
-
-run_id_of_last()
-{
-    sed -n 's/^run \([^:]*\):.*/\1/p' "$1" | head -n 1
 }
 
 # --- scenarios ---------------------------------------------------------------
@@ -164,7 +148,7 @@ scenario_basic()
         2>"$WORK/run1.err" ||
         { cat "$WORK/run1.out" "$WORK/run1.err"; fail "resumed run failed"; }
     cat "$WORK/run1.out"
-    run1=$(run_id_of_last "$WORK/run1.out")
+    run1=$(run_id_of "$WORK/run1.out")
     expect_eq "resumed run id" "$run1" part-1
     check_run "$run1"
 
@@ -177,7 +161,7 @@ scenario_basic()
 
     "${CLI[@]}" run --force --timeout 900 >"$WORK/run3.out" 2>&1 ||
         { cat "$WORK/run3.out"; fail "forced run failed"; }
-    run2=$(run_id_of_last "$WORK/run3.out")
+    run2=$(run_id_of "$WORK/run3.out")
     [ -n "$run2" ] && [ "$run2" != "$run1" ] ||
         fail "forced run reused run id '$run1'"
     check_run "$run2"
@@ -242,7 +226,7 @@ scenario_kill()
     wait "$cli_pid" || { cat "$WORK/run1.out" "$WORK/run1.err";
         fail "run did not complete after the restart"; }
     cat "$WORK/run1.out"
-    run=$(run_id_of_last "$WORK/run1.out")
+    run=$(run_id_of "$WORK/run1.out")
     check_run "$run"
     # Every stage of every indicator logged its completion.  A step cut
     # short by the kill runs again in a later attempt and logs under that
@@ -263,7 +247,7 @@ scenario_llm()
     "${CLI[@]}" run --timeout 1500 >"$WORK/run1.out" 2>"$WORK/run1.err" ||
         { cat "$WORK/run1.out" "$WORK/run1.err"; fail "LLM run failed"; }
     cat "$WORK/run1.out"
-    run=$(run_id_of_last "$WORK/run1.out")
+    run=$(run_id_of "$WORK/run1.out")
     check_run "$run"
     expect_eq "stage rows answered by the fake LLM" \
         "$(sql "SELECT count(*) FROM family_results WHERE run_id = '$run' AND provider = 'openai'")" \

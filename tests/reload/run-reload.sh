@@ -33,6 +33,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/lib/pg.sh"
 . "$ROOT/tests/lib/check.sh"
 . "$ROOT/tests/lib/host.sh"
+. "$ROOT/tests/lib/pipeline.sh"
 if [ -z "${CLASSIFY_NETNS:-}" ]; then
     restate_install || exit 1
 fi
@@ -117,11 +118,6 @@ expect_eq "generation at start" "$(active_generation)" 1
 
 head -n "$COUNT" "$ROOT/data/indicators.jsonl" >"$WORK/sample.jsonl"
 "${CLI[@]}" seed "$WORK/sample.jsonl" >/dev/null || fail "seed"
-
-run_id_of()
-{
-    sed -n 's/^run \([^:]*\):.*/\1/p' "$1" | head -n 1
-}
 
 no_journal_mismatch()
 {
