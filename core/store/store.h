@@ -96,6 +96,20 @@ unsigned core_store_schema_version(const struct core_store *s);
 /* Source indicators                                                   */
 /* ------------------------------------------------------------------ */
 
+/* Longest indicator id the store accepts, in bytes. */
+#define CORE_STORE_INDICATOR_ID_MAX 256
+
+struct cJSON;
+
+/*
+ * Check a parsed indicator the way seeding and upserts do (required id
+ * and name, field types, sample values).  Returns 0, or -1 with the
+ * offending field ("" for the whole object) and the reason.  Thread-safe.
+ */
+int core_store_indicator_valid(const struct cJSON *obj, char *field,
+                               size_t field_len, char *reason,
+                               size_t reason_len);
+
 /*
  * Insert or update one source indicator from a JSON object in the format
  * of data/indicators.jsonl (id and name required, the other known fields

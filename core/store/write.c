@@ -76,6 +76,10 @@ static int check_required(const cJSON *obj, const char *key, char *field,
     if (v->valuestring[0] == '\0')
         return reject(field, field_len, key, reason, reason_len,
                       "empty (required)");
+    if (strcmp(key, "id") == 0 &&
+        strlen(v->valuestring) > CORE_STORE_INDICATOR_ID_MAX)
+        return reject(field, field_len, key, reason, reason_len,
+                      "longer than 256 bytes");
     return 0;
 }
 
@@ -146,6 +150,13 @@ int store_indicator_check(const cJSON *obj, char *field, size_t field_len,
                       why);
     }
     return check_samples(v, field, field_len, reason, reason_len);
+}
+
+int core_store_indicator_valid(const struct cJSON *obj, char *field,
+                               size_t field_len, char *reason,
+                               size_t reason_len)
+{
+    return store_indicator_check(obj, field, field_len, reason, reason_len);
 }
 
 static const char upsert_indicator_sql[] =

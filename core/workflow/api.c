@@ -28,7 +28,8 @@
 struct batch {
     struct workflow_host *wh;
     cJSON *doc;
-    cJSON *items; /* doc.indicators */
+    cJSON *items;     /* doc.indicators, cleaned for the stages */
+    cJSON *originals; /* the items as submitted, for the store */
     const char *run_id;
     const char *claimant; /* this invocation's id */
     int n;
@@ -67,6 +68,52 @@ static rs_status reject(rs_ctx *ctx, const char *what)
     return rs_fail_terminal(ctx, 400, "batch rejected: %s", what);
 }
 
+/* Offset of a \u0000 escape in a JSON text, or -1.  A string holding NUL
+ * would be cut short by every C consumer, so such input is refused. */
+static long nul_escape_at(const char *p, size_t len)
+{
+    size_t i, slashes = 0;
+
+    for (i = 0; i < len; i++) {
+        if (p[i] == '\\') {
+            slashes++;
+            continue;
+        }
+        if (slashes % 2 == 1 && p[i] == 'u' && i + 4 < len &&
+            memcmp(p + i + 1, "0000", 4) == 0)
+            return (long)i - 1;
+        slashes = 0;
+    }
+    return -1;
+}
+
+/* Parse the body; a bad one is refused, naming the byte where it broke. */
+static rs_status parse_body(rs_ctx *ctx, rs_bytes in, cJSON **doc)
+{
+    const char *text = (const char *)in.data, *end = NULL;
+    char why[160];
+    long nul;
+
+    if (in.len == 0)
+        return reject(ctx, "body: empty, expected a JSON object");
+    nul = nul_escape_at(text, in.len);
+    if (nul >= 0) {
+        snprintf(why, sizeof(why),
+                 "body: byte %ld: a string holds \\u0000 (NUL), which "
+                 "indicators may not contain",
+                 nul);
+        return reject(ctx, why);
+    }
+    *doc = cJSON_ParseWithLengthOpts(text, in.len, &end, 0);
+    if (*doc == NULL) {
+        snprintf(why, sizeof(why),
+                 "body: not valid JSON (parsing stopped at byte %ld of %zu)",
+                 end ? (long)(end - text) : 0L, in.len);
+        return reject(ctx, why);
+    }
+    return RS_OK;
+}
+
 static rs_status validate(rs_ctx *ctx, struct batch *b)
 {
     const cJSON *run = cJSON_GetObjectItemCaseSensitive(b->doc, "run_id");
@@ -87,14 +134,24 @@ static rs_status validate(rs_ctx *ctx, struct batch *b)
                  max_items(b->wh));
         return reject(ctx, why);
     }
+    b->originals = cJSON_Duplicate(b->items, 1);
+    if (b->originals == NULL)
+        return RS_ABORTED;
     for (i = 0; i < b->n; i++) {
         cJSON *it = cJSON_GetArrayItem(b->items, i);
-        char item_err[ERR_LEN - 64];
+        char item_err[256], field[64];
         int dup;
 
+        if (core_store_indicator_valid(it, field, sizeof(field), item_err,
+                                       sizeof(item_err)) != 0) {
+            snprintf(why, sizeof(why), "indicators[%d]%s%s: %s", i,
+                     field[0] ? "." : "", field, item_err);
+            return reject(ctx, why);
+        }
         if (workflow_indicator_clean(it, sample_cap(b->wh), item_err,
                                      sizeof(item_err)) != 0) {
-            snprintf(why, sizeof(why), "indicators[%d].%s", i, item_err);
+            snprintf(why, sizeof(why), "indicators[%d]%s%s", i,
+                     item_err[0] == ':' ? "" : ".", item_err);
             return reject(ctx, why);
         }
         dup = duplicate_before(b->items, i,
@@ -115,7 +172,9 @@ static int store_items(struct batch *b, rs_run_result *r)
     int i;
 
     for (i = 0; i < b->n; i++) {
-        char *text = cJSON_PrintUnformatted(cJSON_GetArrayItem(b->items, i));
+        /* The item as submitted: cleaning is for the stages only. */
+        char *text =
+            cJSON_PrintUnformatted(cJSON_GetArrayItem(b->originals, i));
         char outcome;
         int rc;
 
@@ -261,11 +320,11 @@ int workflow_api_batch(rs_ctx *ctx, void *arg)
     memset(&b, 0, sizeof(b));
     b.wh = arg;
     b.claimant = rs_invocation_id(ctx);
-    b.doc = workflow_parse(rs_input(ctx));
-    if (b.doc == NULL)
-        return reject(ctx, "body: not valid JSON");
-    rc = run_batch(ctx, &b);
+    rc = parse_body(ctx, rs_input(ctx), &b.doc);
+    if (rc == RS_OK)
+        rc = run_batch(ctx, &b);
     cJSON_Delete(b.fresh);
+    cJSON_Delete(b.originals);
     cJSON_Delete(b.doc);
     return rc;
 }

@@ -4,6 +4,7 @@
  */
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,13 @@ static long collect_samples(const cJSON *arr, struct sample **out, char *err,
         }
         if (sample_number(v, &num) != 0)
             continue; /* missing or non-numeric value: not an observation */
+        if (!isfinite(num)) {
+            snprintf(err, err_len,
+                     "sample_values[%zu].value: out of range (not a finite "
+                     "number)",
+                     i - 1);
+            goto fail;
+        }
         s[kept].date = trimmed_copy(d->valuestring);
         if (s[kept].date == NULL)
             goto fail;
@@ -255,7 +263,7 @@ int workflow_indicator_clean(cJSON *item, size_t cap, char *err, size_t err_len)
 {
     err[0] = '\0';
     if (!cJSON_IsObject(item)) {
-        snprintf(err, err_len, "expected an object");
+        snprintf(err, err_len, ": expected an object");
         return -1;
     }
     if (check_id(item, err, err_len) != 0 ||

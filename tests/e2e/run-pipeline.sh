@@ -151,6 +151,12 @@ scenario_basic()
     run1=$(run_id_of "$WORK/run1.out")
     expect_eq "resumed run id" "$run1" part-1
     check_run "$run1"
+    # Classifying never rewrites the source data: seeding the same file
+    # again changes nothing.
+    "${CLI[@]}" seed "$WORK/sample.jsonl" >"$WORK/reseed.out" ||
+        fail "seed again"
+    grep -q ' 0 updated' "$WORK/reseed.out" ||
+        fail "a run changed the stored indicators: $(cat "$WORK/reseed.out")"
 
     "${CLI[@]}" run --timeout 60 >"$WORK/run2.out" 2>&1 ||
         fail "second run exited non-zero"
@@ -185,6 +191,25 @@ scenario_basic()
     expect_eq "oversized batch status" "$code" 400
     grep -q 'allowed 1..100' "$out" ||
         fail "oversized batch answer: $(cat "$out")"
+    code=$(curl -s -o "$out" -w '%{http_code}' -X POST \
+        -H 'content-type: application/json' \
+        -d '{"run_id":"nul-1","indicators":[{"id":"e2e:nul","name":"a\u0000b"}]}' \
+        "$RESTATE_INGRESS/classify-api/batch")
+    expect_eq "batch with a NUL in a string" "$code" 400
+    grep -q 'u0000' "$out" || fail "NUL batch answer: $(cat "$out")"
+    code=$(curl -s -o "$out" -w '%{http_code}' -X POST \
+        -H 'content-type: application/json' \
+        -d '{"run_id":"inf-1","indicators":[{"id":"e2e:inf","name":"n","sample_values":[{"date":"2020","value":1e400}]}]}' \
+        "$RESTATE_INGRESS/classify-api/batch")
+    expect_eq "batch with an overflowing sample value" "$code" 400
+    grep -q 'sample_values\[0\].value' "$out" ||
+        fail "overflow batch answer: $(cat "$out")"
+    code=$(curl -s -o "$out" -w '%{http_code}' -X POST \
+        -H 'content-type: application/json' -d '{"run_id":"bad-2",' \
+        "$RESTATE_INGRESS/classify-api/batch")
+    expect_eq "truncated JSON body" "$code" 400
+    grep -q 'not valid JSON (parsing stopped at byte' "$out" ||
+        fail "truncated body answer: $(cat "$out")"
     after=$(sql "SELECT (SELECT count(*) FROM source_indicators) || '/' ||
         (SELECT count(*) FROM classifications) || '/' ||
         (SELECT count(*) FROM processing_log)")
