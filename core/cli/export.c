@@ -8,6 +8,7 @@
  * is committed.  Either way a failure leaves nothing half-written.
  */
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,22 +118,33 @@ static int export_local(struct core_store *store,
         snprintf(tmp, sizeof(tmp), "%s.partial-%ld", output, (long)getpid());
         f = fopen(tmp, "w");
         if (f == NULL) {
-            perror(tmp);
+            fprintf(stderr, "classify export: %s: cannot write there: %s\n",
+                    output, strerror(errno));
             return CLI_USAGE;
         }
     }
     rc = core_store_export(store, eo, write_file, f, &rows, &err);
-    if (f == stdout)
+    if (f == stdout) {
+        if (rc != 0)
+            fprintf(stderr, "classify export: %s\n", err.message);
         return rc == 0 && fflush(f) == 0 ? CLI_OK : CLI_UNREACHABLE;
-
-    if (fclose(f) != 0 || rc != 0 || rename(tmp, output) != 0) {
-        fprintf(stderr, "classify export: %s: %s\n", output,
-                rc != 0 ? err.message : "write failed");
-        unlink(tmp);
-        return CLI_UNREACHABLE;
     }
-    fprintf(stderr, "exported %llu row(s) to %s\n", (unsigned long long)rows,
-            output);
+
+    if (rc != 0) {
+        /* A database failure: nothing is left under the final name. */
+        fprintf(stderr, "classify export: %s\n", err.message);
+        fclose(f);
+        unlink(tmp);
+        return err.rc == CORE_STORE_EIO ? CLI_USAGE : CLI_UNREACHABLE;
+    }
+    if (fclose(f) != 0 || rename(tmp, output) != 0) {
+        fprintf(stderr, "classify export: %s: %s\n", output, strerror(errno));
+        unlink(tmp);
+        return CLI_USAGE;
+    }
+    fprintf(stderr, "exported %llu row(s) to %s%s\n", (unsigned long long)rows,
+            output,
+            rows == 0 && eo->run_id ? " (no rows: is the run id right?)" : "");
     return CLI_OK;
 }
 

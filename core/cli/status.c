@@ -44,6 +44,11 @@ static int show_run(struct core_store *store, const char *run_id)
         fprintf(stderr, "classify status: %s\n", err.message);
         return CLI_UNREACHABLE;
     }
+    if (c.running + c.completed + c.failed == 0) {
+        fprintf(stderr, "classify status: no classification of run %s\n",
+                run_id);
+        return CLI_USAGE;
+    }
     printf("run %s: %llu running, %llu completed, %llu failed\n", run_id,
            (unsigned long long)c.running, (unsigned long long)c.completed,
            (unsigned long long)c.failed);

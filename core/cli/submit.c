@@ -145,15 +145,16 @@ static void pace(const struct run_plan *rp, size_t sent, double t0)
 }
 
 /* One progress line per batch: in place on a terminal, else every 10th. */
-static void show_submitted(size_t done, size_t total)
+static void show_sent(size_t done, size_t total, const struct run_report *rep)
 {
     static size_t calls;
     int tty = isatty(2);
 
     if (!tty && done < total && ++calls % 10 != 0)
         return;
-    fprintf(stderr, "%ssubmitted %zu/%zu indicator(s)%s", tty ? "\r" : "", done,
-            total, tty && done < total ? "" : "\n");
+    fprintf(stderr, "%ssent %zu/%zu indicator(s): %zu started, %zu refused%s",
+            tty ? "\r" : "", done, total, rep->accepted, rep->rejected,
+            tty && done < total ? "" : "\n");
 }
 
 int run_submit(struct core_store *store, const struct run_plan *rp,
@@ -189,7 +190,7 @@ int run_submit(struct core_store *store, const struct run_plan *rp,
             rep->rejected += n;
         else
             unplaced += n;
-        show_submitted(off + n, ids->count);
+        show_sent(off + n, ids->count, rep);
         pace(rp, off + n, rp->started);
     }
     if (unplaced > 0) {

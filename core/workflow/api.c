@@ -68,6 +68,17 @@ static rs_status reject(rs_ctx *ctx, const char *what)
     return rs_fail_terminal(ctx, 400, "batch rejected: %s", what);
 }
 
+/* " (id X)" for messages about an item that has a usable id, else "". */
+static const char *id_note(const cJSON *item, char *note, size_t size)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+
+    note[0] = '\0';
+    if (cJSON_IsString(id) && id->valuestring[0] != '\0')
+        snprintf(note, size, " (id %.80s)", id->valuestring);
+    return note;
+}
+
 /* Offset of a \u0000 escape in a JSON text, or -1.  A string holding NUL
  * would be cut short by every C consumer, so such input is refused. */
 static long nul_escape_at(const char *p, size_t len)
@@ -139,18 +150,20 @@ static rs_status validate(rs_ctx *ctx, struct batch *b)
         return RS_ABORTED;
     for (i = 0; i < b->n; i++) {
         cJSON *it = cJSON_GetArrayItem(b->items, i);
-        char item_err[256], field[64];
+        char item_err[256], field[64], note[96];
         int dup;
 
         if (core_store_indicator_valid(it, field, sizeof(field), item_err,
                                        sizeof(item_err)) != 0) {
-            snprintf(why, sizeof(why), "indicators[%d]%s%s: %s", i,
-                     field[0] ? "." : "", field, item_err);
+            snprintf(why, sizeof(why), "indicators[%d]%s%s%s: %s", i,
+                     id_note(it, note, sizeof(note)), field[0] ? "." : "",
+                     field, item_err);
             return reject(ctx, why);
         }
         if (workflow_indicator_clean(it, sample_cap(b->wh), item_err,
                                      sizeof(item_err)) != 0) {
-            snprintf(why, sizeof(why), "indicators[%d]%s%s", i,
+            snprintf(why, sizeof(why), "indicators[%d]%s%s%s", i,
+                     id_note(it, note, sizeof(note)),
                      item_err[0] == ':' ? "" : ".", item_err);
             return reject(ctx, why);
         }

@@ -181,7 +181,7 @@ scenario_basic()
         -d '{"run_id":"bad-1","indicators":[{"id":"e2e:ok","name":"Fine"},{"id":"e2e:bad","name":42}]}' \
         "$RESTATE_INGRESS/classify-api/batch")
     expect_eq "bad batch status" "$code" 400
-    grep -q 'indicators\[1\].name' "$out" ||
+    grep -q 'indicators\[1\] (id e2e:bad).name' "$out" ||
         fail "bad batch answer does not name the item: $(cat "$out")"
     code=$(python3 -c 'import json; print(json.dumps({"run_id": "big-1",
         "indicators": [{"id": "e2e:%d" % i, "name": "n"} for i in range(101)]}))' |
