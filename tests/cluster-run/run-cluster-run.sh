@@ -30,18 +30,16 @@ set -u
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 . "$ROOT/tests/lib/check.sh"
+. "$ROOT/tests/lib/pipeline.sh"
+. "$ROOT/tests/lib/cluster.sh"
 BUILD=$(cd "${1:?usage: run-cluster-run.sh BUILD_DIR SCENARIO}" && pwd)
 SCENARIO=${2:?usage: run-cluster-run.sh BUILD_DIR SCENARIO}
 COUNT=${CLUSTER_RUN_COUNT:-300}
 [ "$SCENARIO" = export ] && COUNT=${CLUSTER_RUN_COUNT:-120}
 KILL_NODE=${CLUSTER_RUN_KILL_NODE:-2}
 CLUSTER=$ROOT/scripts/cluster
-RCTL=$ROOT/.cache/restatectl/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl
 INGRESS_PORTS="8080 28080 38080"
 ADMIN_PORTS="9070 29070 39070"
-STAGE_TABLES="normalization_results time_inference_results
-cumulative_detection_results family_results type_results
-boolean_review_results final_review_results"
 # The local store's key pair (scripts/cluster's default; not a secret).
 export AWS_ACCESS_KEY_ID=classify-local AWS_SECRET_ACCESS_KEY=classify-local-secret
 export CLUSTER_NETNS=classify-cr-$SCENARIO-$$
@@ -77,7 +75,6 @@ finish()
 }
 trap finish EXIT
 
-ns() { ip netns exec "$CLUSTER_NETNS" "$@"; }
 cli() { "$CLUSTER" classify "$@"; }
 
 # s3 PATH_AND_QUERY: signed GET against the namespace's store.
@@ -120,23 +117,12 @@ check_registered_once()
 }
 
 # check_run RUN_ID: every indicator classified exactly once by RUN_ID
-# (the same counts as the single-node pipeline test).
+# (the same counts as the single-node pipeline test), no event logged twice.
 check_run()
 {
-    local run=$1 t
+    local run=$1
 
-    expect_eq "classifications rows" \
-        "$(sql 'SELECT count(*) FROM classifications')" "$COUNT"
-    expect_eq "distinct indicators classified" \
-        "$(sql 'SELECT count(DISTINCT indicator_id) FROM classifications')" \
-        "$COUNT"
-    expect_eq "rows of run $run completed" \
-        "$(sql "SELECT count(*) FROM classifications
-            WHERE run_id = '$run' AND status = 'completed'")" "$COUNT"
-    for t in $STAGE_TABLES; do
-        expect_eq "$t rows of run $run" \
-            "$(sql "SELECT count(*) FROM $t WHERE run_id = '$run'")" "$COUNT"
-    done
+    check_classified "$run" "$COUNT"
     expect_eq "processing_log duplicates" \
         "$(sql "SELECT count(*) FROM (SELECT indicator_id, stage, event
             FROM processing_log WHERE run_id = '$run'
@@ -155,7 +141,6 @@ rerouted()
     sed -n 's/^ *batches: [0-9]* (\([0-9]*\) rerouted.*/\1/p' "$1"
 }
 
-run_id_of() { sed -n 's/^run \([^:]*\):.*/\1/p' "$1" | head -n 1; }
 
 # run_job OUT ARGS...: `classify run ARGS` over the three ingress URLs,
 # summary in OUT, progress and router messages in OUT.err.
@@ -205,23 +190,10 @@ check_readable()
 # replicas, and no dead node left in the partition table.
 check_rejoined()
 {
-    local n=$1 gen=$2 row dead procs i
+    local n=$1 gen=$2 port
 
-    for ((i = 0; i < 120; i++)); do
-        row=$(ns "$RCTL" -s http://127.0.0.1:5122 status 2>/dev/null |
-            grep -E " n$n ")
-        dead=$(ns "$RCTL" -s http://127.0.0.1:5122 partitions list \
-            2>/dev/null | grep -c 'Dead nodes')
-        procs=$(awk '{for (i = 1; i <= NF; i++) if ($i == "Member")
-            print $(i + 1) + $(i + 2)}' <<<"$row")
-        if [ -n "$row" ] && [ "$(awk '{print $1}' <<<"$row")" != "$gen" ] &&
-            [ "$dead" = 0 ] && [ "${procs:-0}" -ge 1 ]; then
-            break
-        fi
-        sleep 0.5
-    done
-    echo "n$n before: $gen, now: $row"
-    [ "$i" -lt 120 ] || fail "n$n did not rejoin within 60s (row: $row)"
+    cluster_wait_rejoin "$n" "$gen" 120 ||
+        fail "n$n did not rejoin within 60s (row: $CLUSTER_ROW)"
     for port in $INGRESS_PORTS; do
         ns curl -sf -o /dev/null -m 3 "http://127.0.0.1:$port/restate/health" ||
             fail "ingress $port not healthy after the rejoin"
@@ -270,7 +242,7 @@ scenario_kill()
 {
     local run done_now gen port pid
 
-    gen=$(ns "$RCTL" -s http://127.0.0.1:5122 status | grep -E " n$KILL_NODE " |
+    gen=$(ctl status | grep -E " n$KILL_NODE " |
         awk '{print $1}')
     [ -n "$gen" ] || fail "n$KILL_NODE not in restatectl status"
 

@@ -8,8 +8,8 @@ set -u
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 . "$repo/tests/lib/check.sh"
+. "$repo/tests/lib/cluster.sh"
 cluster=$repo/scripts/cluster
-rctl=$repo/.cache/restatectl/node_modules/@restatedev/restatectl-linux-x64/bin/restatectl
 export CLUSTER_NETNS=classify-ct-$$
 export CLUSTER_STATE
 CLUSTER_STATE=$(mktemp -d /tmp/classify-cluster-test.XXXXXX) || exit 1
@@ -28,8 +28,6 @@ cleanup()
 }
 trap cleanup EXIT
 
-ns() { ip netns exec "$CLUSTER_NETNS" "$@"; }
-ctl() { ns "$rctl" -s http://127.0.0.1:5122 "$@"; }
 # query PORT: count invocations through admin PORT; this reads every
 # partition's store, so it only answers once each partition has a leader.
 query()
@@ -107,19 +105,8 @@ done
 
 step "restart n3, check it rejoins"
 "$cluster" start 3 || fail "restart of n3 failed"
-for ((i = 0; i < 60; i++)); do
-    row=$(ctl status 2>/dev/null | grep -E ' n3 ')
-    dead=$(ctl partitions list 2>/dev/null | grep -c 'Dead nodes')
-    procs=$(awk '{for (i = 1; i <= NF; i++) if ($i == "Member")
-        print $(i + 1) + $(i + 2)}' <<<"$row")
-    if [ -n "$row" ] && [ "$(awk '{print $1}' <<<"$row")" != "$gen_before" ] &&
-        [ "$dead" = 0 ] && [ "${procs:-0}" -ge 1 ]; then
-        break
-    fi
-    sleep 0.5
-done
-echo "n3 before: $gen_before, now: $row"
-[ "$i" -lt 60 ] || fail "n3 did not rejoin within 30s (row: $row)"
+cluster_wait_rejoin 3 "$gen_before" 60 ||
+    fail "n3 did not rejoin within 30s (row: $CLUSTER_ROW)"
 for port in 8080 28080 38080; do
     healthy $port || fail "ingress $port not healthy after rejoin"
 done
