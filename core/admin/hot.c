@@ -153,6 +153,15 @@ static int hot_finish(void *session, uint8_t **out, size_t *out_len)
     return a->v->inner.session_finish(a->inner, out, out_len);
 }
 
+static int hot_too_large(void *session, size_t limit)
+{
+    struct hot_attempt *a = session;
+
+    if (a->v->inner.session_too_large == NULL)
+        return -1;
+    return a->v->inner.session_too_large(a->inner, limit);
+}
+
 static void hot_close(void *session)
 {
     struct hot_attempt *a = session;
@@ -193,6 +202,7 @@ struct hot_services *hot_services_new(const struct workflow_host *proto,
     hs->app.session_feed = hot_feed;
     hs->app.session_finish = hot_finish;
     hs->app.session_close = hot_close;
+    hs->app.session_too_large = hot_too_large;
     return hs;
 }
 

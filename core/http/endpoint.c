@@ -299,8 +299,9 @@ static enum MHD_Result invoke_begin(struct core_http_endpoint *ep,
 
 /*
  * Feed one piece of the /invoke body.  Past the limit the rest of the body
- * is read and dropped (MHD cannot answer before the upload ends) and the
- * answer becomes 413.
+ * is read and dropped (MHD cannot answer before the upload ends); the app
+ * may then end the invocation for good (session_too_large), else the
+ * answer is 413.
  */
 static enum MHD_Result invoke_body(struct core_http_endpoint *ep,
                                    struct request *req, const char *data,
@@ -328,7 +329,9 @@ static enum MHD_Result invoke_finish(struct core_http_endpoint *ep,
     char msg[128];
 
     req->answered = 1;
-    if (req->too_large) {
+    if (req->too_large && (ep->app.session_too_large == NULL ||
+                           ep->app.session_too_large(
+                               req->session, ep->limits.max_body_bytes) != 0)) {
         snprintf(msg, sizeof(msg),
                  "invocation body exceeds the limit of %zu bytes",
                  ep->limits.max_body_bytes);

@@ -92,6 +92,14 @@ struct core_http_app {
      */
     int (*session_finish)(void *session, uint8_t **out, size_t *out_len);
 
+    /*
+     * Optional.  The body passed limit bytes and the rest was dropped.
+     * Return 0 if the session will answer session_finish with a final
+     * failure of the invocation (so the caller does not retry it), or -1
+     * to have the endpoint answer 413.
+     */
+    int (*session_too_large)(void *session, size_t limit);
+
     /* Release the session; called exactly once per opened session. */
     void (*session_close)(void *session);
 };

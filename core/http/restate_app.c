@@ -143,6 +143,13 @@ static int app_finish(void *session, uint8_t **out, size_t *out_len)
     return 0;
 }
 
+static int app_too_large(void *session, size_t limit)
+{
+    struct attempt *a = session;
+
+    return rs_session_refuse_oversized(a->session, limit);
+}
+
 static void app_close(void *session)
 {
     struct attempt *a = session;
@@ -182,5 +189,6 @@ void core_http_restate_app(struct core_http_restate *binding,
     app->session_open = app_open;
     app->session_feed = app_feed;
     app->session_finish = app_finish;
+    app->session_too_large = app_too_large;
     app->session_close = app_close;
 }

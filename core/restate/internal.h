@@ -203,6 +203,7 @@ struct rs_session {
 
     /* execution */
     int ran;
+    size_t oversized_limit; /* > 0: input cut at this many bytes */
     size_t replay_pos;
     uint32_t next_cid;
     uint32_t cmd_index;

@@ -88,6 +88,7 @@ extern "C" {
 #define RS_CODE_INTERNAL           500u
 #define RS_CODE_JOURNAL_MISMATCH   570u
 #define RS_CODE_PROTOCOL_VIOLATION 571u
+#define RS_CODE_TOO_LARGE          413u
 
 /* Default limit for one protocol message (header excluded): 32 MiB. */
 #define RS_DEFAULT_MESSAGE_LIMIT (32u * 1024u * 1024u)
@@ -312,6 +313,16 @@ rs_outcome rs_session_run(rs_session *s, rs_write_fn write, void *user);
 /* Response bytes kept by a run without a write callback.  Owned by s,
  * valid until rs_session_free(). */
 rs_bytes rs_session_output(const rs_session *s);
+
+/*
+ * The request body passed the transport's limit of limit bytes and was
+ * cut.  If the StartMessage was read, the next rs_session_run() completes
+ * the invocation with a terminal failure (code 413) naming the limit,
+ * without running the handler, so the server does not retry an input that
+ * can never fit; returns 0.  Returns -1 when the start of the body was not
+ * usable (answer 413 at the transport level).
+ */
+int rs_session_refuse_oversized(rs_session *s, size_t limit);
 
 /* Why the attempt failed ("" if it did not).  Owned by s. */
 const char *rs_session_error(const rs_session *s);

@@ -949,6 +949,29 @@ static rs_outcome outcome(const rs_session *s)
     }
 }
 
+int rs_session_refuse_oversized(rs_session *s, size_t limit)
+{
+    if (s->start == NULL)
+        return -1;
+    s->oversized_limit = limit;
+    return 0;
+}
+
+/* Complete an invocation whose input was too large: it never will fit. */
+static void refuse_oversized(rs_session *s)
+{
+    char msg[160];
+    int n;
+
+    n = snprintf(msg, sizeof(msg),
+                 "invocation input exceeds the endpoint's limit of %zu bytes",
+                 s->oversized_limit);
+    rs_s_set_failure(s, RS_CODE_TOO_LARGE, msg,
+                     n > 0 && (size_t)n < sizeof(msg) ? (size_t)n
+                                                      : sizeof(msg) - 1);
+    complete(s, 1);
+}
+
 rs_outcome rs_session_run(rs_session *s, rs_write_fn write, void *user)
 {
     int rc;
@@ -958,6 +981,10 @@ rs_outcome rs_session_run(rs_session *s, rs_write_fn write, void *user)
     s->ran = 1;
     s->write = write;
     s->user = user;
+    if (s->oversized_limit > 0) {
+        refuse_oversized(s);
+        return outcome(s);
+    }
     check_eof(s);
     if (s->input_failed) {
         char why[sizeof(s->error)];

@@ -204,6 +204,18 @@ scenario_basic()
     expect_eq "batch with an overflowing sample value" "$code" 400
     grep -q 'sample_values\[0\].value' "$out" ||
         fail "overflow batch answer: $(cat "$out")"
+    # Over classifyd's request limit (8 MiB by default): refused for good,
+    # at once, instead of being retried by Restate forever.
+    python3 -c 'import json; print(json.dumps({"run_id": "huge-1",
+        "indicators": [{"id": "e2e:huge", "name": "n", "sample_values":
+        [{"date": "%d-01-01" % (1000 + i % 9000), "value": i}
+         for i in range(300000)]}]}))' >"$WORK/huge.json"
+    code=$(curl -s -m 60 -o "$out" -w '%{http_code}' -X POST \
+        -H 'content-type: application/json' --data-binary @"$WORK/huge.json" \
+        "$RESTATE_INGRESS/classify-api/batch")
+    expect_eq "batch over the request limit" "$code" 413
+    grep -q "exceeds the endpoint's limit" "$out" ||
+        fail "oversized body answer: $(cat "$out")"
     code=$(curl -s -o "$out" -w '%{http_code}' -X POST \
         -H 'content-type: application/json' -d '{"run_id":"bad-2",' \
         "$RESTATE_INGRESS/classify-api/batch")
