@@ -31,11 +31,23 @@ static int slot_order_ok(const struct pipeline *p, struct cls_host *s,
     return 1;
 }
 
-/* Report one refusal and keep the first message in err. */
-static void refuse(const cls_error *why, pipeline_report_fn report, void *arg,
-                   cls_error *err, int *failed)
+/*
+ * Report one refusal, prefixed with where the stage is configured
+ * ("classify.conf:152: stage family-assignment: ..."), and keep the first
+ * message, as the loader wrote it, in err.
+ */
+static void refuse(const struct stage_spec *spec, const cls_error *why,
+                   pipeline_report_fn report, void *arg, cls_error *err,
+                   int *failed)
 {
-    if (report != NULL)
+    char line[CLS_ERROR_MAX + 256];
+
+    if (report != NULL && spec->file != NULL) {
+        snprintf(line, sizeof(line), "%s:%d: stage %s: %s", spec->file,
+                 spec->line, spec->name ? spec->name : "?", why->message);
+        report(arg, line);
+    }
+    else if (report != NULL)
         report(arg, why->message);
     if (!*failed)
         cls_error_set(err, why->code, "%s", why->message);
@@ -68,7 +80,7 @@ struct pipeline *pipeline_load(const struct stage_spec *specs, size_t n,
             s = NULL;
         }
         if (s == NULL) {
-            refuse(&why, report, report_arg, err, &failed);
+            refuse(&specs[i], &why, report, report_arg, err, &failed);
             continue;
         }
         p->stages[p->n_stages++] = s;
