@@ -69,6 +69,13 @@ size_t store_utf8_check(const char *s, size_t len)
     return len;
 }
 
+static int reject_cmp(const void *a, const void *b)
+{
+    const struct core_store_reject *x = a, *y = b;
+
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
 static int add_reject(struct core_store_seed_report *rep, unsigned long line,
                       const char *field, const char *reason)
 {
@@ -470,6 +477,10 @@ int core_store_seed_file(struct core_store *s, const char *path,
     free(sd.chunk);
     store_release(s, sd.slot);
     fclose(f);
+    /* The server's refusals arrive per chunk, after later local ones. */
+    if (report->reject_count > 1)
+        qsort(report->rejects, report->reject_count, sizeof(report->rejects[0]),
+              reject_cmp);
     log_info(STORE_TAG,
              "seed %s: %lu records, %lu inserted, %lu updated, %lu "
              "unchanged, %lu rejected",
