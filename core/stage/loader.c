@@ -388,14 +388,16 @@ static cls_status check_desc(const struct stage_spec *spec,
     const char *path = spec->plugin_path;
     cls_status st;
 
+    /* A plugin wired to the wrong stage is named as such first: any
+     * duplicate it then causes is only a consequence. */
     st = stage_desc_check(path, d, err);
-    if (st == CLS_OK)
-        st = check_unique(path, d, others, n_others, err);
     if (st == CLS_OK && spec->name != NULL && strcmp(spec->name, d->name) != 0)
         st = cls_error_set(err, CLS_EINVAL,
                            "%s:%d: stage \"%s\" names plugin %s, which "
                            "provides stage \"%s\"",
                            spec->file, spec->line, spec->name, path, d->name);
+    if (st == CLS_OK)
+        st = check_unique(path, d, others, n_others, err);
     return st;
 }
 
