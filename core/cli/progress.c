@@ -123,5 +123,9 @@ void run_summary(struct core_store *store, const struct run_plan *rp,
            seconds > 0 ? (double)(rep->completed + rep->failed) * 60.0 / seconds
                        : 0.0);
     free(rep->per_node);
+    free(rep->down_until);
+    free(rep->order);
     rep->per_node = NULL;
+    rep->down_until = NULL;
+    rep->order = NULL;
 }

@@ -34,6 +34,8 @@ struct run_report {
     size_t rejected;          /* indicators in batches refused (4xx) */
     size_t rerouted;          /* batches moved to another node */
     size_t *per_node;         /* batches accepted by each node */
+    double *down_until;       /* per node: failed, tried last until then */
+    size_t *order;            /* scratch: the nodes in the order to try */
     uint64_t base_completed, base_failed; /* of the run id, before */
     uint64_t completed, failed;           /* finished since */
     int timed_out;

@@ -15,6 +15,7 @@
 #include "workflow/workflow.h"
 
 #define BATCH_TIMEOUT_MS 60000L
+#define NODE_COOLDOWN_S  15.0 /* a failed node is tried last for this long */
 
 /* The batch being built from the store's rows. */
 struct batch_doc {
@@ -79,17 +80,49 @@ static void count_answer(const char *resp, struct run_report *rep)
     cJSON_Delete(doc);
 }
 
+static double now_mono(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /*
- * Send one batch, starting at node first and moving on while nodes are
- * unreachable.  Returns the node that took it, -2 when it was refused
- * (4xx: not retried anywhere), -1 when no node answered.
+ * The order to try the nodes in for a batch whose turn is node first:
+ * round-robin from first, nodes that failed in the last NODE_COOLDOWN_S
+ * seconds last, so a dead or hanging node costs one timeout, not one per
+ * batch.
+ */
+static void try_order(const struct run_plan *rp, const struct run_report *rep,
+                      size_t first, size_t *order)
+{
+    double now = now_mono();
+    size_t k, n = 0;
+    int pass;
+
+    for (pass = 0; pass < 2; pass++) {
+        for (k = 0; k < rp->n_urls; k++) {
+            size_t node = (first + k) % rp->n_urls;
+            int resting = rep->down_until[node] > now;
+
+            if (resting == pass)
+                order[n++] = node;
+        }
+    }
+}
+
+/*
+ * Send one batch, starting at its round-robin node and moving on while
+ * nodes are unreachable.  Returns the node that took it, -2 when it was
+ * refused (4xx: not retried anywhere), -1 when no node answered.
  */
 static int send_batch(const struct run_plan *rp, size_t first, const char *body,
                       size_t index, struct run_report *rep)
 {
     char url[1024], key[160], err[512], digest[65];
     const char *headers[2] = {key, NULL};
-    size_t k;
+    size_t k, *order = rep->order;
 
     /*
      * The key names the batch's content, not its position: a run resumed
@@ -99,8 +132,9 @@ static int send_batch(const struct run_plan *rp, size_t first, const char *body,
     if (cli_sha256_hex(body, strlen(body), digest) != 0)
         return -1;
     snprintf(key, sizeof(key), "idempotency-key: %s-%.32s", rp->run_id, digest);
+    try_order(rp, rep, first, order);
     for (k = 0; k < rp->n_urls; k++) {
-        size_t node = (first + k) % rp->n_urls;
+        size_t node = order[k];
         char *resp = NULL;
         long status;
 
@@ -110,7 +144,7 @@ static int send_batch(const struct run_plan *rp, size_t first, const char *body,
         if (status >= 200 && status < 300) {
             count_answer(resp, rep);
             free(resp);
-            rep->rerouted += k > 0;
+            rep->rerouted += node != first;
             return (int)node;
         }
         if (status >= 400 && status < 500) {
@@ -119,6 +153,7 @@ static int send_batch(const struct run_plan *rp, size_t first, const char *body,
             free(resp);
             return -2;
         }
+        rep->down_until[node] = now_mono() + NODE_COOLDOWN_S;
         fprintf(stderr, "batch %zu: node %zu unavailable (%s)%s\n", index, node,
                 status ? "server error" : err,
                 k + 1 < rp->n_urls ? ", trying the next node" : "");
@@ -164,7 +199,9 @@ int run_submit(struct core_store *store, const struct run_plan *rp,
     char err[512];
 
     rep->per_node = calloc(rp->n_urls, sizeof(*rep->per_node));
-    if (rep->per_node == NULL)
+    rep->down_until = calloc(rp->n_urls, sizeof(*rep->down_until));
+    rep->order = calloc(rp->n_urls, sizeof(*rep->order));
+    if (rep->per_node == NULL || rep->down_until == NULL || rep->order == NULL)
         return CLI_UNREACHABLE;
     for (off = 0; off < ids->count; off += rp->batch_size) {
         size_t n = ids->count - off < rp->batch_size ? ids->count - off
