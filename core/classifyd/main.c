@@ -192,7 +192,7 @@ static int check_config(const struct classify_config *cfg)
 {
     struct pipeline *p;
     int problems = 0;
-    size_t i;
+    size_t i, n, leaked;
 
     check_keys(cfg);
     p = load_pipeline(cfg, 0, &problems);
@@ -203,8 +203,17 @@ static int check_config(const struct classify_config *cfg)
         printf("stage %zu: %s %s (%s) provider %s\n", i + 1, p->stages[i]->name,
                p->stages[i]->version, p->stages[i]->plugin_path,
                p->stages[i]->provider);
-    printf("%s: OK, %zu stage(s)\n", cfg->file, p->n_stages);
-    pipeline_release(p);
+    n = p->n_stages;
+    leaked = pipeline_release(p);
+    if (leaked > 0) {
+        /* destroy() must free everything: hot reload depends on it. */
+        fprintf(stderr,
+                "%s: stages leaked %zu byte(s) of instance memory in "
+                "destroy() (see the log lines above)\n",
+                cfg->file, leaked);
+        return EXIT_FAILURE;
+    }
+    printf("%s: OK, %zu stage(s)\n", cfg->file, n);
     return EXIT_SUCCESS;
 }
 

@@ -42,7 +42,9 @@ static void refuse(const struct stage_spec *spec, const cls_error *why,
 {
     char line[CLS_ERROR_MAX + 256];
 
-    if (report != NULL && spec->file != NULL) {
+    /* The loader's own messages may already say where (an option's line). */
+    if (report != NULL && spec->file != NULL &&
+        strncmp(why->message, spec->file, strlen(spec->file)) != 0) {
         snprintf(line, sizeof(line), "%s:%d: stage %s: %s", spec->file,
                  spec->line, spec->name ? spec->name : "?", why->message);
         report(arg, line);

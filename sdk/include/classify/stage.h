@@ -550,7 +550,7 @@ typedef const cls_stage_desc *(*cls_entry_fn)(void);
 
 /*
  * Define the entry function of a plugin:
- *     CLS_STAGE_DEFINE(my_descriptor);
+ *     CLS_STAGE_DEFINE(my_descriptor)
  * where my_descriptor is a static const cls_stage_desc.
  */
 #define CLS_STAGE_DEFINE(desc)                                                 \
