@@ -25,8 +25,8 @@
 struct stage_job {
     struct workflow_binding *binding;
     rs_bytes input;
-    const char *item_id;
-    int answered; /* an LLM call succeeded */
+    char item_id[256]; /* indicator.id of the input, for log lines */
+    int answered;      /* an LLM call succeeded */
     char provider[64];
     char model[128];
     uint64_t input_tokens, output_tokens, cached_tokens;
@@ -212,6 +212,17 @@ static int fail_status(rs_run_result *r, cls_status st, const cls_error *err)
     return rs_run_result_fail(r, RS_TERMINAL, 500, "%s", err->message);
 }
 
+/* The item id for logs: indicator.id of the input, if there is one. */
+static void item_id_of(rs_bytes input, char *buf, size_t size)
+{
+    cJSON *doc = workflow_parse(input);
+    const cJSON *ind = cJSON_GetObjectItemCaseSensitive(doc, "indicator");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ind, "id");
+
+    snprintf(buf, size, "%s", cJSON_IsString(id) ? id->valuestring : "-");
+    cJSON_Delete(doc);
+}
+
 static int run_stage(void *arg, rs_run_result *r)
 {
     struct stage_job *job = arg;
@@ -234,6 +245,8 @@ static int run_stage(void *arg, rs_run_result *r)
                                 job->binding->stage_name);
         goto out;
     }
+    /* Parsed here, not in the handler: a replay never executes the step. */
+    item_id_of(job->input, job->item_id, sizeof(job->item_id));
     stage_direct_env_init(&env, stage_llm, job, &retry, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = stage_invoke(h, &env.env, job->item_id, (const char *)job->input.data,
@@ -255,28 +268,14 @@ out:
     return rc;
 }
 
-/* The item id for logs: indicator.id of the input, if there is one. */
-static void item_id_of(rs_bytes input, char *buf, size_t size)
-{
-    cJSON *doc = workflow_parse(input);
-    const cJSON *ind = cJSON_GetObjectItemCaseSensitive(doc, "indicator");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(ind, "id");
-
-    snprintf(buf, size, "%s", cJSON_IsString(id) ? id->valuestring : "-");
-    cJSON_Delete(doc);
-}
-
 int workflow_stage_handler(rs_ctx *ctx, void *arg)
 {
     struct stage_job job;
-    char item_id[256];
     rs_bytes result;
 
     memset(&job, 0, sizeof(job));
     job.binding = arg;
     job.input = rs_input(ctx);
-    item_id_of(job.input, item_id, sizeof(item_id));
-    job.item_id = item_id;
 
     RS_TRY(rs_run(ctx, "process", run_stage, &job, &result));
     return rs_output(ctx, result);
